@@ -1,0 +1,148 @@
+"""Core actions: checklist, task, template, lookup."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..criteria.runtime import format_path, resolve_path
+from ..text import LANGUAGES, is_text
+
+TEXT_SCHEMA = {
+    "oneOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": False, "minProperties": 1,
+         "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
+    ]
+}
+
+CHECKLIST_SCHEMA = {
+    "type": "object",
+    "required": ["items"],
+    "additionalProperties": False,
+    "properties": {
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["text"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string"},
+                    "text": TEXT_SCHEMA,
+                    "done": {"type": "string", "description": "expression: true when the item is done"},
+                },
+            },
+        }
+    },
+}
+
+TASK_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"text": TEXT_SCHEMA, "due_days": {"type": "integer", "minimum": 0},
+                   "owner": {"type": "string"}},
+}
+
+TEMPLATE_SCHEMA = {
+    "type": "object",
+    "required": ["text"],
+    "additionalProperties": False,
+    "properties": {"text": TEXT_SCHEMA},
+}
+
+LOOKUP_SCHEMA = {
+    "type": "object",
+    "required": ["table"],
+    "additionalProperties": False,
+    "properties": {"table": {"type": "string", "description": "id of a decision table or scorecard"}},
+}
+
+
+def _prepare_checklist(params: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
+    items = []
+    for item in params["items"]:
+        done = ctx.compile(item["done"], item, "done", "checklist item `done`") if "done" in item else None
+        items.append({"id": item.get("id"), "text": item["text"], "done": done})
+    return items
+
+
+def checklist(params: list[dict[str, Any]], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    out = []
+    for item in params:
+        done = None
+        if item["done"] is not None:
+            try:
+                done = bool(item["done"](facts, derived, ctx))
+            except Exception:  # noqa: BLE001 - facts missing: not done
+                done = False
+        out.append({"id": item["id"], "text": item["text"], "done": done})
+    return {"items": out, "done": sum(1 for i in out if i["done"]), "total": len(out)}
+
+
+def task(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "text" in params:
+        out["text"] = params["text"]
+    if "due_days" in params:
+        import datetime as dt
+
+        out["due"] = (ctx.today + dt.timedelta(days=params["due_days"])).isoformat()
+    if "owner" in params:
+        out["owner"] = params["owner"]
+    return out
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)\}")
+
+
+def _parse_path(text: str) -> tuple[Any, ...]:
+    parts: list[Any] = []
+    for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", text):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(parts)
+
+
+def fill(template: str, facts: dict[str, Any], derived: dict[str, Any]) -> str:
+    """Replace ``{path}`` placeholders with case values; unknown paths stay visible as ``{?path}``."""
+
+    def sub(match: re.Match[str]) -> str:
+        path = _parse_path(match.group(1))
+        try:
+            value = resolve_path(facts, derived, path)
+        except (KeyError, IndexError, TypeError):
+            return "{?" + format_path(path) + "}"
+        return "" if value is None else str(value)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def template(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    text = params["text"]
+    if is_text(text):
+        return {"text": {lang: fill(value, facts, derived) for lang, value in text.items() if lang in LANGUAGES}}
+    return {"text": fill(text, facts, derived)}
+
+
+def _prepare_lookup(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    return params
+
+
+def lookup(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    table = params["table"]
+    if table not in derived:
+        return {"table": table, "result": None}
+    return {"table": table, "result": derived[table]}
+
+
+def register_all(register: Any) -> None:
+    register("checklist", checklist, schema=CHECKLIST_SCHEMA, prepare=_prepare_checklist,
+             title={"en": "Checklist", "zh": "清单"}, description="items with done-conditions")
+    register("task", task, schema=TASK_SCHEMA, title={"en": "Task", "zh": "任务"},
+             description="one thing to do, optionally with a due date")
+    register("template", template, schema=TEMPLATE_SCHEMA, title={"en": "Template", "zh": "模板"},
+             description="a text with {path} placeholders filled from the case")
+    register("lookup", lookup, schema=LOOKUP_SCHEMA, prepare=_prepare_lookup,
+             title={"en": "Decision lookup", "zh": "查表"},
+             description="the outcome of a decision table or scorecard for this case")

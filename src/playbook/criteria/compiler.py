@@ -1,0 +1,446 @@
+"""Compile a criteria expression to a Python function, through a whitelist of AST nodes.
+
+Only the nodes handled in ``_Generator`` are accepted; everything else (attribute access on
+Python objects, lambdas, comprehensions, imports, keywords, slices, f-strings …) is a
+``CriteriaSyntaxError`` at load time. Paths become dictionary lookups, so a dotted name can
+never reach a Python attribute. Multiplication, powers and ``%`` go through bounded helpers.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CriteriaSyntaxError
+from .runtime import RUNTIME_GLOBALS
+
+MAX_LENGTH = 5_000
+MAX_NODES = 1_000
+MAX_DEPTH = 40
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+CONSTANT_NAMES = {
+    "true": "True",
+    "false": "False",
+    "null": "None",
+    "True": "True",
+    "False": "False",
+    "None": "None",
+}
+
+# Forms whose second argument is evaluated once per list item (item scope).
+ITEM_FORMS = {"count", "any", "all", "sum", "min_of", "max_of"}
+SPECIAL_FORMS = ITEM_FORMS | {"exists"}
+
+_COMPARE = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+_BINARY_PLAIN = {ast.Sub: "-", ast.Div: "/", ast.FloorDiv: "//"}
+_BINARY_SAFE = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod", ast.Add: "_add"}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function callable from criteria: ``name`` (dotted when from a plugin) and its code.
+
+    When ``needs_context`` is true the function receives the EvalContext as first argument
+    (used by ``today()`` and the date functions, so that the date can be pinned).
+    """
+
+    name: str
+    func: Callable[..., Any]
+    needs_context: bool = False
+    plugin: str = "core"
+    description: str = ""
+
+    def check_arity(self, count: int) -> str | None:
+        try:
+            sig = inspect.signature(self.func)
+        except (TypeError, ValueError):  # builtins without a signature
+            return None
+        args = ["ctx"] * self.needs_context + ["x"] * count
+        try:
+            sig.bind(*args)
+        except TypeError:
+            params = list(sig.parameters.values())[int(self.needs_context) :]
+            names = ", ".join(p.name for p in params)
+            return f"{self.name}() takes ({names}), got {count} argument(s)"
+        return None
+
+
+@dataclass
+class CompiledExpression:
+    """A compiled criteria expression: ``fn(facts, derived, ctx)`` returns its value."""
+
+    text: str
+    fn: Callable[[dict[str, Any], dict[str, Any], Any], Any]
+    paths: list[tuple[Any, ...]] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def __call__(self, facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> Any:
+        return self.fn(facts, derived, ctx)
+
+
+def _column(text: str, node: ast.AST, lead: int = 0) -> int:
+    offset = getattr(node, "col_offset", 0) or 0
+    return len(text.encode("utf-8")[:offset].decode("utf-8", "ignore")) + 1 + lead
+
+
+class _Generator:
+    def __init__(self, text: str, functions: Mapping[str, FunctionSpec], lead: int = 0):
+        self.text = text
+        self.lead = lead
+        self.functions = functions
+        self.helpers: list[str] = []
+        self.bound: dict[str, Any] = {}
+        self.paths: list[tuple[Any, ...]] = []
+        self.used_functions: list[str] = []
+        self.scopes: list[str] = []  # item variables, innermost last
+
+    def fail(self, message: str, node: ast.AST | None) -> CriteriaSyntaxError:
+        column = _column(self.text, node, self.lead) if node else None
+        return CriteriaSyntaxError(message, " " * self.lead + self.text, column)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _params(self) -> str:
+        return ", ".join(["f", "d", "ctx", *self.scopes])
+
+    def _helper(self, body: list[str]) -> str:
+        name = f"_h{len(self.helpers)}"
+        lines = [f"def {name}({self._params()}):", *("    " + b for b in body)]
+        self.helpers.append("\n".join(lines))
+        return name
+
+    def _bind(self, value: Any, prefix: str) -> str:
+        name = f"_{prefix}{len(self.bound)}"
+        self.bound[name] = value
+        return name
+
+    # -- nodes -----------------------------------------------------------------------------
+    def gen(self, node: ast.AST) -> str:
+        method = getattr(self, "gen_" + type(node).__name__, None)
+        if method is None:
+            raise self.fail(f"{_describe(node)} is not allowed in criteria", node)
+        return method(node)
+
+    def gen_Expression(self, node: ast.Expression) -> str:
+        return self.gen(node.body)
+
+    def gen_Constant(self, node: ast.Constant) -> str:
+        value = node.value
+        if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+            return repr(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise self.fail("number out of range", node)
+            return repr(value)
+        raise self.fail(f"{type(value).__name__} literals are not allowed", node)
+
+    def gen_List(self, node: ast.List) -> str:
+        return "[" + ", ".join(self.gen(e) for e in node.elts) + "]"
+
+    def gen_Tuple(self, node: ast.Tuple) -> str:
+        return "[" + ", ".join(self.gen(e) for e in node.elts) + "]"
+
+    def gen_BoolOp(self, node: ast.BoolOp) -> str:
+        op = " and " if isinstance(node.op, ast.And) else " or "
+        return "(" + op.join(self.gen(v) for v in node.values) + ")"
+
+    def gen_UnaryOp(self, node: ast.UnaryOp) -> str:
+        ops = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+"}
+        op = ops.get(type(node.op))
+        if op is None:
+            raise self.fail(f"operator {_describe(node.op)} is not allowed", node)
+        return f"({op}{self.gen(node.operand)})"
+
+    def gen_BinOp(self, node: ast.BinOp) -> str:
+        left, right = self.gen(node.left), self.gen(node.right)
+        if type(node.op) in _BINARY_PLAIN:
+            return f"({left} {_BINARY_PLAIN[type(node.op)]} {right})"
+        if type(node.op) in _BINARY_SAFE:
+            return f"{_BINARY_SAFE[type(node.op)]}({left}, {right})"
+        raise self.fail(f"operator {_describe(node.op)} is not allowed", node)
+
+    def gen_Compare(self, node: ast.Compare) -> str:
+        parts = [self.gen(node.left)]
+        for op, comparator in zip(node.ops, node.comparators):
+            symbol = _COMPARE.get(type(op))
+            if symbol is None:  # `is` / `is not`
+                raise self.fail(
+                    f"operator {_describe(op)} is not allowed (use == null / exists())", node
+                )
+            right = self.gen(comparator)
+            if symbol in ("in", "not in") and isinstance(comparator, (ast.List, ast.Tuple)):
+                right = "(" + right[1:-1] + ("," if len(comparator.elts) == 1 else "") + ")"
+            parts += [symbol, right]
+        return "(" + " ".join(parts) + ")"
+
+    def gen_IfExp(self, node: ast.IfExp) -> str:
+        return f"({self.gen(node.body)} if {self.gen(node.test)} else {self.gen(node.orelse)})"
+
+    def gen_Name(self, node: ast.Name) -> str:
+        return self._path(node)
+
+    def gen_Attribute(self, node: ast.Attribute) -> str:
+        return self._path(node)
+
+    def gen_Subscript(self, node: ast.Subscript) -> str:
+        return self._path(node)
+
+    def _check_name(self, name: str, node: ast.AST) -> None:
+        if name.startswith("__"):
+            raise self.fail(f"names starting with '__' are not allowed: {name!r}", node)
+
+    def _path(self, node: ast.AST) -> str:
+        """Dotted names and indexes -> dictionary/list lookups on the case."""
+        chain: list[Any] = []
+        cur = node
+        while True:
+            if isinstance(cur, ast.Attribute):
+                self._check_name(cur.attr, cur)
+                chain.append(("key", cur.attr))
+                cur = cur.value
+            elif isinstance(cur, ast.Subscript):
+                index = cur.slice
+                if isinstance(index, ast.Slice):
+                    raise self.fail("slices are not allowed", cur)
+                if isinstance(index, ast.Constant) and isinstance(index.value, (str, int)) and not isinstance(index.value, bool):
+                    chain.append(("key", index.value))
+                else:
+                    chain.append(("expr", self.gen(index)))
+                cur = cur.value
+            else:
+                break
+        chain.reverse()
+        if isinstance(cur, ast.Name):
+            self._check_name(cur.id, cur)
+            base_code, path = self._base(cur, bool(chain))
+        else:
+            base_code, path = self.gen(cur), None
+        code = base_code
+        for kind, value in chain:
+            if kind == "key":
+                code += f"[{value!r}]"
+                if path is not None:
+                    path = (*path, value)
+            else:
+                code += f"[{value}]"
+                path = None
+        if path is not None and path != ("derived",) and path not in self.paths:
+            self.paths.append(path)
+        return code
+
+    def _base(self, node: ast.Name, has_chain: bool) -> tuple[str, tuple[Any, ...] | None]:
+        name = node.id
+        if name in CONSTANT_NAMES:
+            if has_chain:
+                raise self.fail(f"{name} has no fields", node)
+            return CONSTANT_NAMES[name], None
+        if name == "it":
+            if not self.scopes:
+                raise self.fail("'it' is only defined inside count/any/all/sum(list, …)", node)
+            return self.scopes[-1], None
+        if name == "derived" and not self.scopes:
+            return "d", ("derived",)
+        if name in self.functions or name in SPECIAL_FORMS:
+            raise self.fail(f"{name} is a function: call it as {name}(…)", node)
+        if not self.scopes:
+            return f"f[{name!r}]", (name,)
+        # Inside an item scope: the innermost item that has the key wins, then the case.
+        code = "d" if name == "derived" else f"f[{name!r}]"
+        for var in self.scopes:
+            code = f"({var}[{name!r}] if _type({var}) is _dict and {name!r} in {var} else {code})"
+        return code, None
+
+    def gen_Call(self, node: ast.Call) -> str:
+        name = _dotted(node.func)
+        if name is None:
+            raise self.fail("only named functions can be called", node)
+        if node.keywords:
+            raise self.fail(f"{name}() takes no keyword arguments", node)
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail("*arguments are not allowed", node)
+        if name == "exists":
+            return self._exists(node)
+        if name in ITEM_FORMS:
+            return self._item_form(name, node)
+        spec = self.functions.get(name)
+        if spec is None:
+            raise self.fail(f"unknown function {name!r}", node)
+        problem = spec.check_arity(len(node.args))
+        if problem:
+            raise self.fail(problem, node)
+        if name not in self.used_functions:
+            self.used_functions.append(name)
+        fn = self._bind(spec.func, "f")
+        args = [self.gen(a) for a in node.args]
+        if spec.needs_context:
+            args.insert(0, "ctx")
+        return f"{fn}({', '.join(args)})"
+
+    def _exists(self, node: ast.Call) -> str:
+        if len(node.args) != 1:
+            raise self.fail("exists() takes one path", node)
+        inner = self.gen(node.args[0])
+        name = self._helper(
+            ["try:", f"    return ({inner}) is not None", "except _MISS:", "    return False"]
+        )
+        return f"{name}({self._params()})"
+
+    def _item_form(self, name: str, node: ast.Call) -> str:
+        args = node.args
+        if not 1 <= len(args) <= 2 or (name in ("min_of", "max_of") and len(args) != 2):
+            usage = f"{name}(list, condition)" if name in ("count", "any", "all") else f"{name}(list, expression)"
+            raise self.fail(f"{name}() is used as {usage}", node)
+        seq = f"_seq({self.gen(args[0])})"
+        if len(args) == 1:
+            return {
+                "count": f"_len({seq})",
+                "any": f"_any({seq})",
+                "all": f"_all({seq})",
+                "sum": f"_agg_sum({seq})",
+            }[name]
+        if len(self.scopes) >= 5:
+            raise self.fail("lists nested too deeply (at most 5 levels)", node)
+        var = f"_i{len(self.scopes) + 1}"
+        self.scopes.append(var)
+        try:
+            body = self.gen(args[1])
+            if name in ("count", "any", "all"):
+                helper = self._helper(
+                    ["try:", f"    return not not ({body})", "except _MISS:", "    return False"]
+                )
+            else:
+                helper = self._helper(
+                    ["try:", f"    return ({body})", "except _MISS:", "    return _SKIP"]
+                )
+            call = f"{helper}({self._params()})"
+        finally:
+            self.scopes.pop()
+        loop = f"{call} for {var} in {seq}"
+        if name == "count":
+            return f"_sum(1 for {var} in {seq} if {call})"
+        return {
+            "any": f"_any({loop})",
+            "all": f"_all({loop})",
+            "sum": f"_agg_sum({loop})",
+            "min_of": f"_agg_min({loop})",
+            "max_of": f"_agg_max({loop})",
+        }[name]
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _describe(node: ast.AST) -> str:
+    names = {
+        "Lambda": "lambda",
+        "ListComp": "a list comprehension",
+        "GeneratorExp": "a generator expression",
+        "DictComp": "a dict comprehension",
+        "SetComp": "a set comprehension",
+        "Dict": "a mapping literal",
+        "Set": "a set literal",
+        "JoinedStr": "an f-string",
+        "NamedExpr": "':='",
+        "Starred": "'*'",
+        "Await": "await",
+        "Yield": "yield",
+        "Is": "'is'",
+        "IsNot": "'is not'",
+        "BitAnd": "'&'",
+        "BitOr": "'|'",
+        "BitXor": "'^'",
+        "LShift": "'<<'",
+        "RShift": "'>>'",
+        "Invert": "'~'",
+        "MatMult": "'@'",
+    }
+    return names.get(type(node).__name__, type(node).__name__)
+
+
+def _count_nodes(tree: ast.AST, text: str, lead: int) -> None:
+    count = 0
+
+    def depth(node: ast.AST, level: int) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_NODES:
+            raise CriteriaSyntaxError(f"expression too complex (more than {MAX_NODES} parts)", text)
+        if level > MAX_DEPTH:
+            raise CriteriaSyntaxError(
+                f"expression nested too deeply (more than {MAX_DEPTH})", text, _column(text, node, lead)
+            )
+        for child in ast.iter_child_nodes(node):
+            depth(child, level + 1)
+
+    depth(tree, 0)
+
+
+def parse(text: str) -> tuple[ast.Expression, str, int]:
+    """Parse to an AST; returns (tree, the text as parsed, leading characters stripped)."""
+    if not isinstance(text, str) or not text.strip():
+        raise CriteriaSyntaxError("empty expression", str(text))
+    if len(text) > MAX_LENGTH:
+        raise CriteriaSyntaxError(f"expression longer than {MAX_LENGTH} characters", text[:60] + "…")
+    flat = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    parsed = flat.lstrip()
+    lead = len(flat) - len(parsed)
+    try:
+        tree = ast.parse(parsed, mode="eval")
+    except SyntaxError as exc:
+        column = exc.offset + lead if exc.offset else None
+        raise CriteriaSyntaxError(f"syntax error: {exc.msg}", text, column) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise CriteriaSyntaxError(f"cannot parse: {type(exc).__name__}", text) from None
+    _count_nodes(tree, parsed, lead)
+    return tree, parsed, lead
+
+
+def compile_expression(text: str, functions: Mapping[str, FunctionSpec]) -> CompiledExpression:
+    """Compile ``text``; raises CriteriaSyntaxError (with a 1-based column) when it is not valid."""
+    tree, parsed, lead = parse(text)
+    generator = _Generator(parsed, functions, lead)
+    try:
+        body = generator.gen(tree)
+    except RecursionError:
+        raise CriteriaSyntaxError("expression nested too deeply", text) from None
+    source = "\n\n".join(
+        [*generator.helpers, f"def _main(f, d, ctx):\n    return {body}"]
+    )
+    namespace: dict[str, Any] = dict(RUNTIME_GLOBALS)
+    namespace.update(generator.bound)
+    try:
+        code = compile(source, "<criteria>", "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # pragma: no cover - defensive
+        raise CriteriaSyntaxError(f"cannot compile: {type(exc).__name__}", text) from None
+    exec(code, namespace)  # noqa: S102 - source generated from whitelisted nodes only
+    return CompiledExpression(
+        text=text,
+        fn=namespace["_main"],
+        paths=generator.paths,
+        functions=generator.used_functions,
+        source=source,
+    )

@@ -1,0 +1,215 @@
+"""What compiled expressions may call at run time, and how failures are explained."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_SEQUENCE = 10_000  # longest string or list an expression may build
+MAX_INT_BITS = 10_000  # largest integer an expression may build (~3,000 digits)
+MAX_EXPONENT = 1_000
+
+
+class ExpressionLimitError(ArithmeticError):
+    """An expression tried to build something unboundedly large."""
+
+
+class MissingValue(LookupError):
+    """A value was null where one was needed."""
+
+
+MISS = (KeyError, TypeError, IndexError, MissingValue)
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Per-evaluation context: the (pinned) evaluation date."""
+
+    today: dt.date = field(default_factory=dt.date.today)
+
+    @property
+    def today_iso(self) -> str:
+        return self.today.isoformat()
+
+
+def as_sequence(value: Any) -> Sequence[Any]:
+    if isinstance(value, (list, tuple)):
+        return value
+    if value is None:
+        raise MissingValue("list is null")
+    raise TypeError(f"expected a list, got {type_name(value)}")
+
+
+def type_name(value: Any) -> str:
+    return {
+        str: "text",
+        int: "number",
+        float: "number",
+        bool: "true/false",
+        list: "list",
+        dict: "mapping",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, list, tuple)) else None
+
+
+def safe_mul(a: Any, b: Any) -> Any:
+    for seq, n in ((a, b), (b, a)):
+        if _size(seq) is not None and isinstance(n, int) and _size(seq) * max(n, 0) > MAX_SEQUENCE:
+            raise ExpressionLimitError(f"result longer than {MAX_SEQUENCE}")
+    if (
+        isinstance(a, int)
+        and isinstance(b, int)
+        and a.bit_length() + b.bit_length() > MAX_INT_BITS
+    ):
+        raise ExpressionLimitError("number too large")
+    return a * b
+
+
+def safe_pow(a: Any, b: Any) -> Any:
+    if isinstance(b, (int, float)) and abs(b) > MAX_EXPONENT:
+        raise ExpressionLimitError(f"exponent larger than {MAX_EXPONENT}")
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS:
+        raise ExpressionLimitError("number too large")
+    result = a**b
+    if isinstance(result, complex):
+        raise TypeError("result is not a real number")
+    return result
+
+
+def safe_mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str):  # "%s" % x is string formatting, not arithmetic
+        raise TypeError("'%' is only for numbers")
+    return a % b
+
+
+def safe_add(a: Any, b: Any) -> Any:
+    result = a + b
+    if _size(result) is not None and len(result) > MAX_SEQUENCE * 10:
+        raise ExpressionLimitError("result too long")
+    return result
+
+
+SKIP = object()
+
+
+def collect(values: Any) -> list[Any]:
+    return [v for v in values if v is not SKIP]
+
+
+def agg_sum(values: Any) -> Any:
+    return builtins.sum(collect(values))
+
+
+def agg_min(values: Any) -> Any:
+    items = collect(values)
+    if not items:
+        raise MissingValue("no values")
+    return builtins.min(items)
+
+
+def agg_max(values: Any) -> Any:
+    items = collect(values)
+    if not items:
+        raise MissingValue("no values")
+    return builtins.max(items)
+
+
+RUNTIME_GLOBALS: dict[str, Any] = {
+    "__builtins__": {},
+    "_MISS": MISS,
+    "_SKIP": SKIP,
+    "_seq": as_sequence,
+    "_mul": safe_mul,
+    "_pow": safe_pow,
+    "_mod": safe_mod,
+    "_add": safe_add,
+    "_len": len,
+    "_any": builtins.any,
+    "_all": builtins.all,
+    "_sum": builtins.sum,
+    "_agg_sum": agg_sum,
+    "_agg_min": agg_min,
+    "_agg_max": agg_max,
+    "_dict": dict,
+    "_type": type,
+    "_None": None,
+}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why an expression could not be evaluated: ``kind`` is missing | null | type | limit | error."""
+
+    kind: str
+    path: str | None
+    detail: str
+
+
+def resolve_path(facts: dict[str, Any], derived: dict[str, Any], path: Sequence[Any]) -> Any:
+    """Resolve a path; raises KeyError/IndexError/TypeError like the compiled code does."""
+    value: Any = derived if path and path[0] == "derived" else facts
+    for part in path[1:] if path and path[0] == "derived" else path:
+        if isinstance(part, int) and not isinstance(value, (list, tuple)):
+            raise TypeError("not a list")
+        if isinstance(part, str) and not isinstance(value, dict):
+            raise TypeError("not a mapping")
+        value = value[part]
+    return value
+
+
+def format_path(path: Sequence[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def diagnose(
+    paths: Sequence[tuple[Any, ...]],
+    facts: dict[str, Any],
+    derived: dict[str, Any],
+    exc: BaseException,
+) -> Diagnosis:
+    """Explain a failed evaluation: the first referenced path that is missing or null wins."""
+    for path in paths:
+        try:
+            value = resolve_path(facts, derived, path)
+        except (KeyError, IndexError):
+            return Diagnosis("missing", format_path(path), "")
+        except TypeError:
+            return Diagnosis("missing", format_path(path), "parent is not a mapping")
+        if value is None:
+            return Diagnosis("null", format_path(path), "")
+    if isinstance(exc, ExpressionLimitError):
+        return Diagnosis("limit", None, str(exc))
+    if isinstance(exc, (KeyError, MissingValue)):
+        key = exc.args[0] if exc.args else "?"
+        return Diagnosis("missing", str(key), "in a list item")
+    if isinstance(exc, TypeError):
+        return Diagnosis("type", None, _plain_type_error(exc))
+    return Diagnosis("error", None, f"{type(exc).__name__}: {exc}")
+
+
+def _plain_type_error(exc: TypeError) -> str:
+    text = str(exc)
+    for py, plain in (
+        ("'str'", "text"),
+        ("'int'", "number"),
+        ("'float'", "number"),
+        ("'NoneType'", "null"),
+        ("'list'", "list"),
+        ("'dict'", "mapping"),
+        ("'bool'", "true/false"),
+    ):
+        text = text.replace(py, plain)
+    return text
+
+
+FunctionImpl = Callable[..., Any]

@@ -1,0 +1,177 @@
+"""Example cases with expected results: the playbook's own tests (``playbook test``).
+
+Examples live in ``examples/<playbook id>/*.yaml|json`` beside the playbook file, or inline
+under ``examples:``. Each has ``case`` (the facts), optional ``today`` and ``stage``, and
+``expect`` (see docs/playbook-format.md). Coverage: every criterion should be seen both
+passing and failing across the examples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engine import CheckResult, evaluate
+from .errors import CaseError, Location, PlaybookError, Problem
+from .model import CompiledPlaybook
+from .sourcefile import read_document
+
+STAGE_KEYS = ("entered", "current", "inferred", "ready_to_advance", "complete", "outcome")
+LIST_KEYS = ("blocking", "failing", "passing")
+EXPECT_KEYS = (*STAGE_KEYS, *LIST_KEYS, "derived", "warnings", "declared", "next")
+_MISSING = object()
+
+
+@dataclass
+class Example:
+    name: str
+    case: dict[str, Any]
+    expect: dict[str, Any]
+    today: dt.date | None = None
+    stage: str | None = None
+    description: str = ""
+    location: Location | None = None
+
+
+@dataclass
+class ExampleOutcome:
+    example: Example
+    passed: bool
+    differences: list[str] = field(default_factory=list)
+    result: CheckResult | None = None
+
+
+def _parse_example(data: Any, name: str, location: Location) -> Example:
+    if not isinstance(data, dict) or not isinstance(data.get("case"), dict):
+        raise PlaybookError([Problem("an example needs a `case` mapping (and usually `expect`)", location)])
+    unknown = set(data) - {"name", "description", "today", "stage", "case", "expect"}
+    if unknown:
+        raise PlaybookError([Problem(f"unknown key(s) in example: {', '.join(sorted(unknown))}", location)])
+    expect = data.get("expect") or {}
+    if not isinstance(expect, dict):
+        raise PlaybookError([Problem("`expect` must be a mapping", location)])
+    bad = set(expect) - set(EXPECT_KEYS)
+    if bad:
+        raise PlaybookError([Problem(f"unknown key(s) in expect: {', '.join(sorted(bad))} "
+                                     f"(allowed: {', '.join(EXPECT_KEYS)})", location)])
+    today = data.get("today")
+    try:
+        today_date = dt.date.fromisoformat(str(today)) if today is not None else None
+    except ValueError:
+        raise PlaybookError([Problem(f"`today` must be YYYY-MM-DD, got {today!r}", location)]) from None
+    return Example(
+        name=str(data.get("name") or name), case=data["case"], expect=expect, today=today_date,
+        stage=data.get("stage"), description=str(data.get("description") or ""), location=location,
+    )
+
+
+def find_examples(pb: CompiledPlaybook, directory: Path | None = None) -> list[Example]:
+    """Inline examples first, then files from ``directory`` (default: examples/<id>/ beside it)."""
+    examples: list[Example] = []
+    for i, raw in enumerate(pb.data.get("examples") or []):
+        loc = Location(str(pb.path)) if pb.path else Location(pb.id)
+        examples.append(_parse_example(raw, f"inline-{i + 1}", loc))
+    folder = directory or pb.examples_dir
+    if folder is not None and folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in (".yaml", ".yml", ".json") and path.is_file():
+                doc = read_document(path)
+                examples.append(_parse_example(doc.data, path.stem, doc.locate(())))
+    return examples
+
+
+def _lookup(value: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def _show(value: Any) -> str:
+    return "(missing)" if value is _MISSING else repr(value)
+
+
+def compare(pb: CompiledPlaybook, example: Example, result: CheckResult) -> list[str]:
+    """Differences between the example's expectations and the result (empty: it passes)."""
+    exp = example.expect
+    diffs: list[str] = []
+    actual = {
+        "entered": result.entered,
+        "current": result.current_stage,
+        "inferred": result.inferred_stage,
+        "ready_to_advance": result.ready,
+        "complete": result.complete,
+        "outcome": result.outcome,
+        "declared": result.declared,
+        "next": result.next_stage,
+    }
+    for key in (*STAGE_KEYS, "declared", "next"):
+        if key in exp and exp[key] != actual[key]:
+            diffs.append(f"{key}: expected {exp[key]!r}, got {actual[key]!r}")
+    ids = {c.id for c in pb.criteria}
+    status = {c.id: result.passed[c.index] for c in pb.criteria}
+    for key in LIST_KEYS:
+        if key not in exp:
+            continue
+        listed = exp[key] or []
+        unknown = [i for i in listed if i not in ids]
+        if unknown:
+            diffs.append(f"{key}: unknown criterion id(s) {', '.join(map(repr, unknown))}")
+            continue
+        if key == "blocking":
+            got = set(result.blocking_ids())
+            if set(listed) != got:
+                missing, extra = sorted(set(listed) - got), sorted(got - set(listed))
+                parts = []
+                if missing:
+                    parts.append(f"expected but not blocking: {', '.join(missing)}")
+                if extra:
+                    parts.append(f"blocking but not expected: {', '.join(extra)}")
+                diffs.append("blocking: " + "; ".join(parts))
+        else:
+            want = key == "passing"
+            wrong = [i for i in listed if status[i] != want]
+            if wrong:
+                diffs.append(f"{key}: {', '.join(wrong)} {'failed' if want else 'passed'}")
+    for path, want in (exp.get("derived") or {}).items():
+        got = _lookup(result.derived, str(path))
+        if got != want:
+            diffs.append(f"derived.{path}: expected {want!r}, got {_show(got)}")
+    if "warnings" in exp:
+        count = 1 if result.declared is not None and result.current > result.inferred else 0
+        if exp["warnings"] != count:
+            diffs.append(f"warnings: expected {exp['warnings']}, got {count}")
+    return diffs
+
+
+def run_example(pb: CompiledPlaybook, example: Example, *, today: dt.date | None = None) -> ExampleOutcome:
+    try:
+        result = evaluate(pb, example.case, today=example.today or today, stage=example.stage,
+                          case_id=str(example.case.get("id") or example.name))
+    except CaseError as exc:
+        return ExampleOutcome(example, False, [f"case error: {exc}"])
+    diffs = compare(pb, example, result)
+    return ExampleOutcome(example, not diffs, diffs, result)
+
+
+@dataclass
+class Coverage:
+    seen_pass: set[str] = field(default_factory=set)
+    seen_fail: set[str] = field(default_factory=set)
+
+    def add(self, pb: CompiledPlaybook, result: CheckResult) -> None:
+        for c in pb.criteria:
+            (self.seen_pass if result.passed[c.index] else self.seen_fail).add(c.id)
+
+    def gaps(self, pb: CompiledPlaybook) -> dict[str, list[str]]:
+        ids = [c.id for c in pb.criteria]
+        return {
+            "never_passed": [i for i in ids if i not in self.seen_pass],
+            "never_failed": [i for i in ids if i not in self.seen_fail],
+        }

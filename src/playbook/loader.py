@@ -1,0 +1,413 @@
+"""Load a playbook: read YAML/JSON, validate against the schema, merge ``extends`` and plugin
+extensions, and compile every criterion, action, scorecard and table once.
+
+Every problem found is collected and raised together as a PlaybookError whose problems carry
+``file:line:col``; nothing half-valid is ever returned.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .criteria import CompiledExpression, compile_expression
+from .derive import build_scorecard, build_table
+from .errors import CriteriaSyntaxError, Location, PlaybookError, Problem
+from .merge import Locations, merge_playbook
+from .model import (
+    REQUIRED,
+    Action,
+    CompiledPlaybook,
+    Criterion,
+    Derivation,
+    Outcome,
+    Stage,
+)
+from .plugins import Registry, get_registry
+from .schema import schema_problems, validator_for, validator_for_schema
+from .sourcefile import SourceDoc, read_document
+
+PLAYBOOK_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def looks_like_path(ref: str) -> bool:
+    return ref.endswith(PLAYBOOK_SUFFIXES) or os.sep in ref or "/" in ref or os.path.exists(ref)
+
+
+def resolve_ref(ref: str | Path, registry: Registry) -> tuple[Path, str | None]:
+    """A playbook reference (installed id or file path) -> (file, providing plugin)."""
+    text = str(ref)
+    if isinstance(ref, Path) or looks_like_path(text):
+        return Path(text), None
+    source = registry.find_playbook(text)
+    if source is None:
+        installed = ", ".join(sorted(registry.playbook_index())) or "none"
+        raise PlaybookError(
+            [Problem(f"unknown playbook {text!r}", None,
+                     f"installed playbooks: {installed}; or give the path of a YAML/JSON file")]
+        )
+    return source.path, source.plugin
+
+
+class CompileContext:
+    """What rule/action ``prepare`` functions get: compile expressions, load other playbooks."""
+
+    def __init__(self, registry: Registry, locs: Locations, playbook_id: str, stack: tuple[str, ...]):
+        self.registry = registry
+        self.locs = locs
+        self.playbook_id = playbook_id
+        self.stack = stack
+        self.problems: list[Problem] = []
+        self.sub_playbooks: dict[str, CompiledPlaybook] = {}
+
+    def compile(self, text: Any, owner: Any = None, key: str = "when", what: str = "expression") -> CompiledExpression:
+        """Compile an expression found at ``owner[key]``; problems are located there."""
+        try:
+            return compile_expression(text, self.registry.functions)
+        except CriteriaSyntaxError as exc:
+            loc, quoted, block = self.locs.key(owner, key) if owner is not None else (None, False, False)
+            if loc is not None and exc.column and not block and loc.line is not None:
+                loc = Location(loc.file, loc.line, (loc.column or 1) + exc.column - 1 + int(quoted))
+            detail = exc.reason + (f" (column {exc.column} of the expression)" if exc.column else "")
+            raise PlaybookError([Problem(f"{what}: {detail}: {text!r}", loc)]) from None
+
+    def load_playbook(self, ref: str) -> CompiledPlaybook:
+        """Load another playbook (e.g. a reusable gate); cycles are reported, not followed."""
+        if ref in self.stack:
+            raise PlaybookError(f"playbook {ref!r} refers back to itself: {' -> '.join((*self.stack, ref))}")
+        compiled = load_playbook(ref, registry=self.registry, _stack=self.stack)
+        self.sub_playbooks[compiled.id] = compiled
+        return compiled
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and merging
+
+
+def _read_validated(path: Path, *, relaxed: bool = False) -> SourceDoc:
+    doc = read_document(path)
+    if not isinstance(doc.data, dict):
+        raise PlaybookError(
+            [Problem("a playbook must be a mapping with id, version, title and stages", doc.locate(()))]
+        )
+    problems = schema_problems(validator_for("playbook", relaxed), doc)
+    if problems:
+        raise PlaybookError(problems)
+    return doc
+
+
+def _load_document(path: Path, registry: Registry, locs: Locations, chain: tuple[str, ...]) -> dict[str, Any]:
+    doc = _read_validated(path)
+    locs.add_doc(doc)
+    data = doc.data
+    base_id = data.get("extends")
+    if base_id:
+        if base_id in chain or base_id == data["id"]:
+            raise PlaybookError(
+                [Problem(f"extends cycle: {' -> '.join((*chain, data['id'], base_id))}", doc.locate(("extends",)))]
+            )
+        try:
+            base_path, _ = resolve_ref(base_id, registry)
+        except PlaybookError as exc:
+            raise PlaybookError([Problem(f"extends: {exc.problems[0].message}", doc.locate(("extends",)),
+                                         exc.problems[0].hint)]) from None
+        base = _load_document(base_path, registry, locs, (*chain, data["id"]))
+        data = merge_playbook(base, data, locs)
+        data.setdefault("_extends", [])
+        data["_extends"] = [base_id, *base.get("_extends", [])]
+    if "stages" not in data:
+        raise PlaybookError([Problem("a playbook needs `stages` (or `extends`)", doc.locate(()))])
+    return data
+
+
+def _apply_extensions(data: dict[str, Any], registry: Registry, locs: Locations) -> dict[str, Any]:
+    for ext in registry.extensions.get(data["id"], []):
+        doc = _read_validated(ext.path, relaxed=True)
+        locs.add_doc(doc)
+        patch = {k: v for k, v in doc.data.items() if k not in ("id", "version", "extends")}
+        data = merge_playbook(data, patch, locs)
+        data.setdefault("_extensions", []).append(ext.plugin)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# compiling
+
+
+def _validate_params(schema: dict[str, Any] | None, params: dict[str, Any], owner: dict[str, Any],
+                     locs: Locations, what: str) -> list[Problem]:
+    if not schema:
+        return []
+    validator = validator_for_schema(schema)
+    problems = []
+    for error in validator.iter_errors(params):
+        from .schema import describe_error
+
+        where = ".".join(str(p) for p in error.absolute_path)
+        loc = _locate_within(params, list(error.absolute_path), locs) or locs.obj(owner)
+        problems.append(Problem(f"{what}: `with{'.' + where if where else ''}`: {describe_error(error)}", loc))
+    return problems
+
+
+def _locate_within(root: Any, path: list[Any], locs: Locations) -> Location | None:
+    """The location of the deepest value along ``path`` inside ``root`` that has one."""
+    best = locs.obj(root)
+    node = root
+    for part in path:
+        try:
+            child = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict):
+            found = locs.key(node, part)[0]
+            best = found or best
+        elif isinstance(child, (dict, list)):
+            best = locs.obj(child) or best
+        node = child
+    return best
+
+
+class _Builder:
+    def __init__(self, data: dict[str, Any], registry: Registry, locs: Locations, stack: tuple[str, ...]):
+        self.data = data
+        self.registry = registry
+        self.locs = locs
+        self.ctx = CompileContext(registry, locs, data["id"], stack)
+        self.problems: list[Problem] = []
+        self.criteria: list[Criterion] = []
+        self.seen_criteria: dict[str, Any] = {}
+
+    def guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except PlaybookError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+    def criterion(self, raw: dict[str, Any], stage_id: str, gate: str) -> Criterion | None:
+        cid = raw["id"]
+        loc = self.locs.obj(raw)
+        if cid in self.seen_criteria:
+            self.problems.append(Problem(f"duplicate criterion id {cid!r} (ids must be unique in the playbook)", loc))
+            return None
+        self.seen_criteria[cid] = raw
+        what = f"criterion {cid!r}"
+        fn = None
+        paths: list[tuple[Any, ...]] = []
+        params = raw.get("with") or {}
+        if "when" in raw:
+            expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")
+            if expr is None:
+                return None
+            fn, paths = expr.fn, expr.paths
+        else:
+            spec = self.registry.rules.get(raw["rule"])
+            if spec is None:
+                known = ", ".join(sorted(self.registry.rules)) or "none"
+                self.problems.append(Problem(
+                    f"{what}: unknown rule {raw['rule']!r}",
+                    self.locs.key(raw, "rule")[0],
+                    f"installed rules: {known}; install the plugin that provides it or fix the name",
+                ))
+                return None
+            bad = _validate_params(spec.schema, params, raw, self.locs, what)
+            if bad:
+                self.problems.extend(bad)
+                return None
+            prepared: Any = params
+            if spec.prepare is not None:
+                try:
+                    prepared = spec.prepare(params, self.ctx)
+                except PlaybookError as exc:
+                    self.problems.extend(
+                        Problem(f"{what}: {p.message}", p.location or loc, p.hint) for p in exc.problems)
+                    return None
+                except Exception as exc:  # noqa: BLE001 - plugin code
+                    self.problems.append(Problem(
+                        f"{what}: rule {spec.name!r} (plugin {spec.plugin!r}) failed to prepare: "
+                        f"{type(exc).__name__}: {exc}", loc))
+                    return None
+            fn = _rule_caller(spec.func, prepared)
+        return Criterion(
+            index=-1, id=cid, stage=stage_id, gate=gate, title=raw.get("title") or cid,
+            level=raw.get("level", REQUIRED), fn=fn, paths=paths, when=raw.get("when"),
+            rule=raw.get("rule"), params=params, hint=raw.get("hint"),
+            description=raw.get("description"), location=loc,
+        )
+
+    def action(self, raw: dict[str, Any], stage_id: str) -> Action | None:
+        what = f"action {raw['id']!r}"
+        do = raw.get("do", "task")
+        spec = self.registry.actions.get(do)
+        loc = self.locs.obj(raw)
+        if spec is None:
+            known = ", ".join(sorted(self.registry.actions)) or "none"
+            self.problems.append(Problem(f"{what}: unknown action {do!r}", self.locs.key(raw, "do")[0],
+                                         f"installed actions: {known}"))
+            return None
+        params = raw.get("with") or {}
+        bad = _validate_params(spec.schema, params, raw, self.locs, what)
+        if bad:
+            self.problems.extend(bad)
+            return None
+        prepared: Any = params
+        if spec.prepare is not None:
+            try:
+                prepared = spec.prepare(params, self.ctx)
+            except PlaybookError as exc:
+                self.problems.extend(Problem(f"{what}: {p.message}", p.location or loc, p.hint) for p in exc.problems)
+                return None
+            except Exception as exc:  # noqa: BLE001
+                self.problems.append(Problem(f"{what}: action {do!r} failed to prepare: {type(exc).__name__}: {exc}", loc))
+                return None
+        when = None
+        if "when" in raw:
+            expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")
+            if expr is None:
+                return None
+            when = expr.fn
+        return Action(
+            id=raw["id"], stage=stage_id, on=raw.get("on", "check"), do=do,
+            title=raw.get("title") or spec.title or raw["id"], func=spec.func, params=prepared,
+            raw_params=params, when=when, when_text=raw.get("when"),
+            description=raw.get("description"), location=loc,
+        )
+
+    def stages(self) -> list[Stage]:
+        stages: list[Stage] = []
+        seen: set[str] = set()
+        for i, raw in enumerate(self.data["stages"]):
+            sid = raw["id"]
+            if sid in seen:
+                self.problems.append(Problem(f"duplicate stage id {sid!r}", self.locs.obj(raw)))
+                continue
+            seen.add(sid)
+            entry = [c for c in (self.criterion(r, sid, "entry") for r in raw.get("entry") or []) if c]
+            exit_ = [c for c in (self.criterion(r, sid, "exit") for r in raw.get("exit") or []) if c]
+            action_ids: set[str] = set()
+            actions = []
+            for r in raw.get("actions") or []:
+                if r["id"] in action_ids:
+                    self.problems.append(Problem(f"duplicate action id {r['id']!r} in stage {sid!r}", self.locs.obj(r)))
+                    continue
+                action_ids.add(r["id"])
+                a = self.action(r, sid)
+                if a:
+                    actions.append(a)
+            stages.append(Stage(
+                index=len(stages), id=sid, title=raw.get("title") or sid, goal=raw.get("goal"),
+                guidance=raw.get("guidance"), max_days=raw.get("max_days"), effort=raw.get("effort"),
+                entry=entry, exit=exit_, actions=actions, location=self.locs.obj(raw),
+            ))
+            del i
+        for stage in stages:
+            for c in (*stage.entry, *stage.exit):
+                c.index = len(self.criteria)
+                self.criteria.append(c)
+            stage.required_entry = tuple(c.index for c in stage.entry if c.required)
+            stage.required_exit = tuple(c.index for c in stage.exit if c.required)
+        return stages
+
+    def outcomes(self, stage_ids: set[str]) -> list[Outcome]:
+        out = []
+        for raw in self.data.get("outcomes") or []:
+            expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"outcome {raw['id']!r} `when`")
+            unknown = [s for s in raw.get("from") or [] if s not in stage_ids]
+            if unknown:
+                self.problems.append(Problem(f"outcome {raw['id']!r}: unknown stage(s) in `from`: {', '.join(unknown)}",
+                                             self.locs.key(raw, "from")[0]))
+                continue
+            if expr is None:
+                continue
+            out.append(Outcome(id=raw["id"], kind=raw["kind"], title=raw.get("title") or raw["id"], fn=expr.fn,
+                               when=raw["when"], from_stages=frozenset(raw["from"]) if raw.get("from") else None,
+                               guidance=raw.get("guidance")))
+        return out
+
+    def derivations(self) -> list[Derivation]:
+        out: list[Derivation] = []
+        ids: set[str] = set()
+
+        def claim(did: str, raw: Any) -> bool:
+            if did in ids:
+                self.problems.append(Problem(f"duplicate derived id {did!r}", self.locs.obj(raw)))
+                return False
+            ids.add(did)
+            return True
+
+        for raw in self.data.get("derive") or []:
+            spec = self.registry.derivations.get(raw["use"])
+            if spec is None:
+                known = ", ".join(sorted(self.registry.derivations)) or "none"
+                self.problems.append(Problem(f"derive {raw['id']!r}: unknown derivation {raw['use']!r}",
+                                             self.locs.key(raw, "use")[0], f"installed derivations: {known}"))
+                continue
+            params = raw.get("with") or {}
+            bad = _validate_params(spec.schema, params, raw, self.locs, f"derive {raw['id']!r}")
+            if bad:
+                self.problems.extend(bad)
+                continue
+            if claim(raw["id"], raw):
+                out.append(Derivation(raw["id"], "derivation", _rule_caller(spec.func, params),
+                                      raw.get("title"), raw))
+        for raw in self.data.get("scorecards") or []:
+            if claim(raw["id"], raw):
+                out.append(Derivation(raw["id"], "scorecard", build_scorecard(raw), raw.get("title"), raw))
+        for raw in self.data.get("tables") or []:
+            rules = []
+            for row in raw["rules"]:
+                expr = self.guard(self.ctx.compile, row["when"], row, "when", f"table {raw['id']!r} row `when`")
+                if expr is not None:
+                    rules.append((expr, row["then"], row.get("id")))
+            if len(rules) == len(raw["rules"]) and claim(raw["id"], raw):
+                out.append(Derivation(raw["id"], "table", build_table(raw, rules), raw.get("title"), raw))
+        return out
+
+
+def _rule_caller(func: Any, params: Any) -> Any:
+    def call(facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> Any:
+        return func(facts, derived, params, ctx)
+
+    return call
+
+
+def compile_document(data: dict[str, Any], registry: Registry, locs: Locations, *, path: Path | None = None,
+                     plugin: str | None = None, stack: tuple[str, ...] = ()) -> CompiledPlaybook:
+    builder = _Builder(data, registry, locs, (*stack, data["id"]))
+    derivations = builder.derivations()
+    stages = builder.stages()
+    outcomes = builder.outcomes({s.id for s in stages})
+    problems = builder.problems + builder.ctx.problems
+    if problems:
+        raise PlaybookError(problems)
+    return CompiledPlaybook(
+        id=data["id"], version=data["version"], title=data["title"], description=data.get("description"),
+        stages=stages, criteria=builder.criteria, outcomes=outcomes, derivations=derivations,
+        data=data, path=path, plugin=plugin, facts_schema=dict(data.get("facts") or {}),
+        extends=list(data.get("_extends", [])), sub_playbooks=builder.ctx.sub_playbooks,
+    )
+
+
+_compiled_cache: dict[tuple[Any, ...], CompiledPlaybook] = {}
+
+
+def load_playbook(ref: str | Path, *, registry: Registry | None = None,
+                  _stack: tuple[str, ...] = ()) -> CompiledPlaybook:
+    """Load and compile a playbook by installed id or file path. Raises PlaybookError."""
+    registry = registry if registry is not None else get_registry()
+    path, plugin = resolve_ref(ref, registry)
+    try:
+        stat = path.stat()
+        key: tuple[Any, ...] = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, id(registry))
+    except OSError:
+        key = ()
+    if key and key in _compiled_cache:
+        return _compiled_cache[key]
+    locs = Locations()
+    data = _load_document(path, registry, locs, ())
+    data = _apply_extensions(data, registry, locs)
+    compiled = compile_document(data, registry, locs, path=path, plugin=plugin, stack=_stack)
+    if key:
+        _compiled_cache[key] = compiled
+    return compiled

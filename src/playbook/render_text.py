@@ -1,0 +1,103 @@
+"""The text report: for people, in the selected language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .messages import msg
+
+MARK = {True: "✓", False: "✗", None: "·"}
+
+
+def _criterion_line(item: dict[str, Any], lang: str) -> str:
+    level = "" if item["level"] == "required" else f" [{msg('level_recommended', lang)}]"
+    line = f"    {MARK[item['passed']]} {item['title']}{level}"
+    if not item["passed"]:
+        line += f" — {item['message']}"
+    return line
+
+
+def _output_lines(output: dict[str, Any]) -> list[str]:
+    lines = []
+    if isinstance(output.get("text"), str):
+        lines += ["      " + part for part in output["text"].splitlines()]
+    for item in output.get("items") or []:
+        if isinstance(item, dict):
+            lines.append(f"      [{'x' if item.get('done') else ' '}] {item.get('text', '')}")
+    if "result" in output and isinstance(output["result"], dict):
+        for key, value in output["result"].items():
+            if key != "row":
+                lines.append(f"      {key}: {value}")
+    if isinstance(output.get("markdown"), str):
+        lines += ["      " + part for part in output["markdown"].splitlines()]
+    return lines
+
+
+def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool = False) -> str:
+    lang = report["lang"]
+    st = report["stage"]
+    titles = {s["id"]: s["title"] for s in report["stages"]}
+    out: list[str] = []
+    case_id = report["case"]["id"] or "-"
+    out.append(f"{msg('playbook', lang)}: {report['playbook']['title']} ({report['playbook']['id']} v{report['playbook']['version']})")
+    out.append(f"{msg('case', lang)}: {case_id}    {msg('date', lang)} {report['today']}")
+    stage_line = f"{msg('stage_now', lang)}: {titles[st['current']]}"
+    if st["declared"] and st["declared"] != st["inferred"]:
+        stage_line += f" ({msg('declared', lang)}; {msg('inferred', lang)}: {titles[st['inferred']]})"
+    out.append(stage_line)
+    if st.get("outcome"):
+        out.append(msg("outcome", lang, outcome=st["outcome"]))
+    if not st["entered"]:
+        out.append(msg("not_entered", lang))
+    elif st["complete"]:
+        out.append(msg("complete", lang))
+    elif st["ready_to_advance"] and st["next"]:
+        out.append(msg("ready", lang, next=titles[st["next"]]))
+    else:
+        out.append(msg("blocked", lang, count=len(report["blocking"])))
+    out.append("")
+    out.append(f"{msg('progress', lang)}:")
+    for i, stage in enumerate(report["stages"], 1):
+        status = msg(f"status_{stage['status']}", lang)
+        arrow = "▶" if stage["status"] == "current" else " "
+        out.append(f"  {arrow} {i}. {stage['title']} — {status}")
+        if stage["status"] == "current" or verbose:
+            for gate in ("entry", "exit"):
+                if stage[gate]:
+                    out.append(f"    {msg(gate, lang)}:")
+                    out.extend(_criterion_line(item, lang) for item in stage[gate])
+    if report["blocking"]:
+        out.append("")
+        out.append(f"{msg('blocking', lang)}:")
+        for b in report["blocking"]:
+            out.append(f"  ✗ {b['title']} — {b['message']}")
+            if b.get("hint"):
+                out.append(f"    → {msg('todo', lang)}: {b['hint']}")
+    if report.get("recommended"):
+        out.append("")
+        out.append(f"{msg('recommended', lang)}:")
+        for b in report["recommended"]:
+            out.append(f"  · {b['title']} — {b['message']}")
+            if b.get("hint"):
+                out.append(f"    → {b['hint']}")
+    if report["actions"]:
+        out.append("")
+        out.append(f"{msg('next_actions', lang)}:")
+        for a in report["actions"]:
+            out.append(f"  - {a['title']}")
+            out.extend(_output_lines(a.get("output") or {}))
+    if guidance:
+        out.append("")
+        out.append(f"{msg('guidance', lang)}:")
+        out.extend("  " + line for line in guidance.strip().splitlines())
+    if report["derived"] and verbose:
+        out.append("")
+        out.append(f"{msg('derived', lang)}:")
+        for key, value in report["derived"].items():
+            out.append(f"  {key}: {value}")
+    for key in ("warnings", "errors"):
+        if report[key]:
+            out.append("")
+            out.append(f"{msg(key, lang)}:")
+            out.extend(f"  ! {w}" for w in report[key])
+    return "\n".join(out) + "\n"

@@ -1,0 +1,18 @@
+"""What a rule returns: pass/fail with an optional message and the values it looked at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .text import Text
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    passed: bool
+    message: Text | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.passed

@@ -1,0 +1,97 @@
+"""JSON-Schema validation with errors that point at file:line:col."""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import Any
+
+from .errors import Problem
+from .resources import load_schema
+from .sourcefile import SourceDoc
+
+
+@lru_cache(maxsize=None)
+def validator_for(name: str, relaxed: bool = False) -> Any:
+    """A compiled Draft 2020-12 validator for a bundled schema (``relaxed``: no top-level required)."""
+    import jsonschema
+
+    schema = load_schema(name)
+    if relaxed:
+        schema = copy.deepcopy(schema)
+        schema.pop("required", None)
+        schema.pop("anyOf", None)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def validator_for_schema(schema: dict[str, Any]) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_error(error: Any) -> str:
+    """A one-line, human explanation of a jsonschema ValidationError."""
+    from jsonschema.exceptions import best_match
+
+    if error.context:
+        deepest = best_match(error.context)
+        if deepest is not None and list(deepest.absolute_path) != list(error.absolute_path):
+            return describe_error(deepest)
+        is_criterion = any("when" in (sub.get("required") or []) for sub in error.validator_value
+                           if isinstance(sub, dict))
+        if error.validator == "oneOf" and isinstance(error.instance, dict) and is_criterion:
+            keys = set(error.instance)
+            if {"when", "rule"} <= keys:
+                return "give either `when` or `rule`, not both"
+            if not keys & {"when", "rule", "remove"}:
+                return "a criterion needs `when` (an expression) or `rule` (a plugin rule)"
+    kind = error.validator
+    if kind == "oneOf" and isinstance(error.instance, dict) and set(error.instance) - {"zh", "en"}:
+        extra = sorted(set(error.instance) - {"zh", "en"})
+        return f"a text is a string or {{zh: …, en: …}}; unexpected key(s) {', '.join(map(repr, extra))}"
+    if kind == "required":
+        missing = [m for m in error.validator_value if m not in (error.instance or {})]
+        return f"missing required key {', '.join(repr(m) for m in missing)}"
+    if kind == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extra = [k for k in error.instance if k not in allowed]
+        return f"unknown key {', '.join(repr(k) for k in extra)} (allowed: {', '.join(allowed)})"
+    if kind == "enum":
+        return f"{_short(error.instance)} is not one of {', '.join(repr(v) for v in error.validator_value)}"
+    if kind == "type":
+        return f"expected {error.validator_value}, got {_short(error.instance)}"
+    if kind == "pattern":
+        return f"{_short(error.instance)} does not match {error.validator_value!r}"
+    return error.message if len(error.message) < 200 else error.message[:199] + "…"
+
+
+def _path_text(path: list[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def schema_problems(validator: Any, doc: SourceDoc, base_path: tuple[Any, ...] = (),
+                    instance: Any = None, what: str = "") -> list[Problem]:
+    """Validate ``instance`` (default: the whole document) and locate every error."""
+    target = doc.data if instance is None else instance
+    problems = []
+    for error in validator.iter_errors(target):
+        path = (*base_path, *error.absolute_path)
+        if error.context and error.validator in ("oneOf", "anyOf"):
+            from jsonschema.exceptions import best_match
+
+            deepest = best_match(error.context)
+            if deepest is not None and list(deepest.absolute_path):
+                path = (*path, *deepest.absolute_path)
+        label = f"{what}{_path_text(list(path))}"
+        problems.append(Problem(f"{label}: {describe_error(error)}", doc.locate(path)))
+    problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0) if p.location else (0, 0))
+    return problems
