@@ -1,8 +1,15 @@
-"""Reading case files (YAML/JSON, or stdin)."""
+"""Reading case files (YAML/JSON, or stdin).
+
+A case file is a mapping of facts. An example file (``case:`` + ``expect:``, as used by
+``playbook test``) is accepted too: its ``case`` is the facts and its ``today`` and ``stage``
+are used unless the command line overrides them, so consultants can check any example.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +17,21 @@ from .errors import CaseError, Location, PlaybookError, Problem
 from .sourcefile import SourceDoc, parse_text, read_document
 
 
-def read_case(source: str) -> tuple[dict[str, Any], str, SourceDoc]:
-    """A case file (or ``-`` for stdin) -> (facts, case id, document). Raises CaseError."""
+@dataclass
+class CaseInput:
+    facts: dict[str, Any]
+    case_id: str
+    doc: SourceDoc
+    today: dt.date | None = None  # from an example file
+    stage: str | None = None  # from an example file
+
+
+def is_example(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("case"), dict) and "expect" in data
+
+
+def read_case(source: str) -> CaseInput:
+    """A case file (or ``-`` for stdin) -> CaseInput. Raises CaseError."""
     try:
         if source == "-":
             text = sys.stdin.read()
@@ -28,5 +48,16 @@ def read_case(source: str) -> tuple[dict[str, Any], str, SourceDoc]:
             doc.locate(()) if doc.positions else Location(doc.file),
             "write the case as key: value pairs (see schemas/case.schema.json)",
         )])
-    raw_id = doc.data.get("id")
-    return doc.data, str(raw_id) if raw_id is not None else default_id, doc
+    today = stage = None
+    facts = doc.data
+    if is_example(doc.data):
+        facts = doc.data["case"]
+        stage = doc.data.get("stage")
+        if doc.data.get("today") is not None:
+            try:
+                today = dt.date.fromisoformat(str(doc.data["today"]))
+            except ValueError:
+                raise CaseError([Problem(f"`today` must be YYYY-MM-DD, got {doc.data['today']!r}",
+                                         doc.locate(("today",)))]) from None
+    raw_id = facts.get("id")
+    return CaseInput(facts, str(raw_id) if raw_id is not None else default_id, doc, today, stage)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .criteria.compiler import CompiledExpression
 from .criteria.runtime import MISS, resolve_path
+from .errors import Location, PlaybookError, Problem
 
 DEFAULT_SCALE = [{"value": -1}, {"value": 0}, {"value": 1}]
 
@@ -35,13 +36,63 @@ def scale_range(values: list[float], weight: float) -> tuple[float, float]:
     return (min(lo, hi), max(lo, hi))
 
 
-def build_scorecard(spec: dict[str, Any]) -> Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any]]:
-    """Return ``compute(facts, derived, ctx)`` for a scorecard definition (validated already)."""
+def check_scorecard(spec: dict[str, Any], location: Location | None = None) -> list[Problem]:
+    """Problems the schema cannot see: unknown named scales, duplicate indicators, bands that
+    can never be reached (``min`` must fall from band to band; only the last may omit it)."""
+    sid = spec["id"]
+    problems: list[Problem] = []
+    known = {"scale", *(spec.get("scales") or {})}
+    seen: set[str] = set()
+    for dim in spec["dimensions"]:
+        for factor in dim["factors"]:
+            for ind in factor["indicators"]:
+                if ind.get("scale", "scale") not in known:
+                    problems.append(Problem(
+                        f"scorecard {sid!r}: indicator {ind['id']!r} uses unknown scale {ind['scale']!r}",
+                        location, f"declare it under `scales:` (known: {', '.join(sorted(known))})"))
+                if ind["id"] in seen:
+                    problems.append(Problem(
+                        f"scorecard {sid!r}: indicator id {ind['id']!r} appears twice",
+                        location, "indicator ids must be unique in a scorecard: they are the keys of the scores"))
+                seen.add(ind["id"])
+    for where, bands in [("bands", spec.get("bands")),
+                         *((f"dimension {d['id']!r} bands", d.get("bands")) for d in spec["dimensions"])]:
+        previous: float | None = None
+        for i, band in enumerate(bands or []):
+            last = i == len(bands or []) - 1
+            if "min" not in band and not last:
+                problems.append(Problem(
+                    f"scorecard {sid!r}: {where}: band {band['id']!r} has no `min`, so the bands after it "
+                    "can never apply", location, "give it a `min`, or move it to the end as the floor"))
+            if "min" in band:
+                if previous is not None and band["min"] >= previous:
+                    problems.append(Problem(
+                        f"scorecard {sid!r}: {where}: band {band['id']!r} (min {band['min']}) can never apply "
+                        f"after a band with min {previous}", location, "list bands from the highest `min` down"))
+                previous = band["min"]
+    return problems
+
+
+def _labels(entries: list[dict[str, Any]]) -> dict[float, Any]:
+    return {e["value"]: e["label"] for e in entries if "label" in e}
+
+
+def build_scorecard(spec: dict[str, Any], location: Location | None = None
+                    ) -> Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any]]:
+    """Return ``compute(facts, derived, ctx)`` for a scorecard definition (validated already).
+
+    The result carries the titles of dimensions, factors, indicators and bands and the label of
+    each score, so that reports and actions can explain a scorecard without its definition.
+    """
+    problems = check_scorecard(spec, location)
+    if problems:
+        raise PlaybookError(problems)
     input_path = _path_parts(spec.get("input", "scores"))
-    scales = {"scale": [e["value"] for e in spec.get("scale") or DEFAULT_SCALE]}
-    for name, entries in (spec.get("scales") or {}).items():
-        scales[name] = [e["value"] for e in entries]
+    scale_entries = {"scale": spec.get("scale") or DEFAULT_SCALE, **(spec.get("scales") or {})}
+    scales = {name: [e["value"] for e in entries] for name, entries in scale_entries.items()}
+    labels = {name: _labels(entries) for name, entries in scale_entries.items()}
     total_bands = spec.get("bands")
+    band_titles = {b["id"]: b["title"] for b in total_bands or [] if "title" in b}
 
     dimensions = []
     for dim in spec["dimensions"]:
@@ -50,69 +101,101 @@ def build_scorecard(spec: dict[str, Any]) -> Callable[[dict[str, Any], dict[str,
         for factor in dim["factors"]:
             indicators = []
             for ind in factor["indicators"]:
-                allowed = scales[ind.get("scale", "scale")]
+                scale_name = ind.get("scale", "scale")
+                allowed = scales[scale_name]
                 weight = ind.get("weight", 1)
                 lo, hi = scale_range(allowed, weight)
                 lo_dim += lo
                 hi_dim += hi
-                indicators.append((ind["id"], set(allowed), weight))
-            factors.append((factor["id"], indicators))
-        dimensions.append((dim["id"], factors, dim.get("bands"), dim.get("weight", 1), lo_dim, hi_dim))
+                indicators.append((ind["id"], set(allowed), weight, ind.get("title"), labels[scale_name]))
+            factors.append((factor["id"], factor.get("title"), indicators))
+        bands = dim.get("bands")
+        dimensions.append((dim["id"], dim.get("title"), factors, bands,
+                           {b["id"]: b["title"] for b in bands or [] if "title" in b},
+                           dim.get("weight", 1), lo_dim, hi_dim))
 
     def compute(facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
         try:
             scores = resolve_path(facts, derived, input_path)
         except MISS:
             scores = None
-        if not isinstance(scores, dict):
+        if scores is None:
             scores = {}
+        elif not isinstance(scores, dict):
+            raise TypeError(f"{'.'.join(input_path)} must be a mapping of indicator id -> score, "
+                            f"got {type(scores).__name__}")
         result_dims: dict[str, Any] = {}
         all_missing: list[str] = []
         all_invalid: list[str] = []
         indicator_values: dict[str, Any] = {}
         total = 0.0
-        for dim_id, factors, bands, dim_weight, lo, hi in dimensions:
+        for dim_id, dim_title, factors, bands, dim_band_titles, dim_weight, lo, hi in dimensions:
             dim_score = 0.0
             dim_missing: list[str] = []
+            dim_invalid: list[str] = []
             factor_results: dict[str, Any] = {}
-            for factor_id, indicators in factors:
+            for factor_id, factor_title, indicators in factors:
                 f_score = 0.0
                 f_missing: list[str] = []
-                for ind_id, allowed, weight in indicators:
+                f_invalid: list[str] = []
+                f_indicators: dict[str, Any] = {}
+                for ind_id, allowed, weight, ind_title, ind_labels in indicators:
                     value = scores.get(ind_id)
-                    if value is None or isinstance(value, bool):
+                    entry: dict[str, Any] = {"score": None}
+                    if ind_title is not None:
+                        entry["title"] = ind_title
+                    f_indicators[ind_id] = entry
+                    if value is None:
                         f_missing.append(ind_id)
                         continue
-                    if not isinstance(value, (int, float)) or value not in allowed:
-                        all_invalid.append(ind_id)
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in allowed:
+                        # Off the scale (or not a number): unusable, so reported and not counted.
+                        entry["invalid"] = value if isinstance(value, (str, int, float, bool)) else str(value)
+                        f_invalid.append(ind_id)
                         f_missing.append(ind_id)
                         continue
+                    entry["score"] = value
+                    if value in ind_labels:
+                        entry["label"] = ind_labels[value]
+                    if weight != 1:
+                        entry["weight"] = weight
                     indicator_values[ind_id] = value
                     f_score += value * weight
                 factor_results[factor_id] = {
                     "score": _num(f_score),
                     "missing": f_missing,
+                    "invalid": f_invalid,
                     "complete": not f_missing,
+                    "indicators": f_indicators,
+                    **({"title": factor_title} if factor_title is not None else {}),
                 }
                 dim_score += f_score
                 dim_missing += f_missing
+                dim_invalid += f_invalid
             dim_score *= dim_weight
             complete = not dim_missing
+            band = pick_band(bands, dim_score) if complete else None
             result_dims[dim_id] = {
                 "score": _num(dim_score),
-                "band": pick_band(bands, dim_score) if complete else None,
+                "band": band,
                 "complete": complete,
                 "missing": dim_missing,
+                "invalid": dim_invalid,
                 "min": _num(lo * dim_weight),
                 "max": _num(hi * dim_weight),
                 "factors": factor_results,
+                **({"title": dim_title} if dim_title is not None else {}),
+                **({"band_title": dim_band_titles[band]} if band in dim_band_titles else {}),
             }
             total += dim_score
             all_missing += dim_missing
+            all_invalid += dim_invalid
         complete = not all_missing
+        total_band = pick_band(total_bands, total) if complete and total_bands else None
         return {
             "total": _num(total),
-            "band": pick_band(total_bands, total) if complete and total_bands else None,
+            "band": total_band,
+            **({"band_title": band_titles[total_band]} if total_band in band_titles else {}),
             "complete": complete,
             "missing": all_missing,
             "invalid": all_invalid,

@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .criteria import CompiledExpression, compile_expression
+from . import vcache
+from .criteria import CompiledExpression
+from .criteria.compiler import CompileBatch
 from .derive import build_scorecard, build_table
 from .errors import CriteriaSyntaxError, Location, PlaybookError, Problem
 from .merge import Locations, merge_playbook
@@ -25,6 +27,7 @@ from .model import (
     Stage,
 )
 from .plugins import Registry, get_registry
+from .resources import load_schema
 from .schema import schema_problems, validator_for, validator_for_schema
 from .sourcefile import SourceDoc, read_document
 
@@ -60,11 +63,14 @@ class CompileContext:
         self.stack = stack
         self.problems: list[Problem] = []
         self.sub_playbooks: dict[str, CompiledPlaybook] = {}
+        self.batch = CompileBatch(registry.functions)
 
     def compile(self, text: Any, owner: Any = None, key: str = "when", what: str = "expression") -> CompiledExpression:
         """Compile an expression found at ``owner[key]``; problems are located there."""
         try:
-            return compile_expression(text, self.registry.functions)
+            if not isinstance(text, str):
+                raise CriteriaSyntaxError("an expression must be text", repr(text))
+            return self.batch.add(text)
         except CriteriaSyntaxError as exc:
             loc, quoted, block = self.locs.key(owner, key) if owner is not None else (None, False, False)
             if loc is not None and exc.column and not block and loc.line is not None:
@@ -91,9 +97,12 @@ def _read_validated(path: Path, *, relaxed: bool = False) -> SourceDoc:
         raise PlaybookError(
             [Problem("a playbook must be a mapping with id, version, title and stages", doc.locate(()))]
         )
-    problems = schema_problems(validator_for("playbook", relaxed), doc)
-    if problems:
-        raise PlaybookError(problems)
+    key = vcache.digest("playbook", relaxed, load_schema("playbook"), doc.data)
+    if not vcache.seen(key):
+        problems = schema_problems(validator_for("playbook", relaxed), doc)
+        if problems:
+            raise PlaybookError(problems)
+        vcache.remember(key)
     return doc
 
 
@@ -139,6 +148,9 @@ def _validate_params(schema: dict[str, Any] | None, params: dict[str, Any], owne
                      locs: Locations, what: str) -> list[Problem]:
     if not schema:
         return []
+    key = vcache.digest("params", schema, params)
+    if vcache.seen(key):
+        return []
     validator = validator_for_schema(schema)
     problems = []
     for error in validator.iter_errors(params):
@@ -147,6 +159,8 @@ def _validate_params(schema: dict[str, Any] | None, params: dict[str, Any], owne
         where = ".".join(str(p) for p in error.absolute_path)
         loc = _locate_within(params, list(error.absolute_path), locs) or locs.obj(owner)
         problems.append(Problem(f"{what}: `with{'.' + where if where else ''}`: {describe_error(error)}", loc))
+    if not problems:
+        vcache.remember(key)
     return problems
 
 
@@ -200,7 +214,7 @@ class _Builder:
             expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")
             if expr is None:
                 return None
-            fn, paths = expr.fn, expr.paths
+            fn, paths = expr, expr.paths
         else:
             spec = self.registry.rules.get(raw["rule"])
             if spec is None:
@@ -266,7 +280,7 @@ class _Builder:
             expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")
             if expr is None:
                 return None
-            when = expr.fn
+            when = expr
         return Action(
             id=raw["id"], stage=stage_id, on=raw.get("on", "check"), do=do,
             title=raw.get("title") or spec.title or raw["id"], func=spec.func, params=prepared,
@@ -320,7 +334,7 @@ class _Builder:
                 continue
             if expr is None:
                 continue
-            out.append(Outcome(id=raw["id"], kind=raw["kind"], title=raw.get("title") or raw["id"], fn=expr.fn,
+            out.append(Outcome(id=raw["id"], kind=raw["kind"], title=raw.get("title") or raw["id"], fn=expr,
                                when=raw["when"], from_stages=frozenset(raw["from"]) if raw.get("from") else None,
                                guidance=raw.get("guidance")))
         return out
@@ -352,8 +366,9 @@ class _Builder:
                 out.append(Derivation(raw["id"], "derivation", _rule_caller(spec.func, params),
                                       raw.get("title"), raw))
         for raw in self.data.get("scorecards") or []:
-            if claim(raw["id"], raw):
-                out.append(Derivation(raw["id"], "scorecard", build_scorecard(raw), raw.get("title"), raw))
+            compute = self.guard(build_scorecard, raw, self.locs.obj(raw))
+            if compute is not None and claim(raw["id"], raw):
+                out.append(Derivation(raw["id"], "scorecard", compute, raw.get("title"), raw))
         for raw in self.data.get("tables") or []:
             rules = []
             for row in raw["rules"]:
@@ -381,6 +396,18 @@ def compile_document(data: dict[str, Any], registry: Registry, locs: Locations, 
     problems = builder.problems + builder.ctx.problems
     if problems:
         raise PlaybookError(problems)
+    builder.ctx.batch.flush()
+    # Bind the compiled functions directly (no per-call indirection on the hot path).
+    for c in builder.criteria:
+        if isinstance(c.fn, CompiledExpression):
+            c.fn = c.fn.fn
+    for stage in stages:
+        for a in stage.actions:
+            if isinstance(a.when, CompiledExpression):
+                a.when = a.when.fn
+    for o in outcomes:
+        if isinstance(o.fn, CompiledExpression):
+            o.fn = o.fn.fn
     return CompiledPlaybook(
         id=data["id"], version=data["version"], title=data["title"], description=data.get("description"),
         stages=stages, criteria=builder.criteria, outcomes=outcomes, derivations=derivations,

@@ -10,7 +10,9 @@ keeps working.
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,17 +186,30 @@ class Registry:
         if self._playbook_index is None:
             for src in self.playbooks:
                 if src.path.stem == playbook_id:
-                    from .sourcefile import read_document
-                    from .errors import PlaybookError
-
-                    try:
-                        data = read_document(src.path).data
-                    except PlaybookError:
-                        break
-                    if isinstance(data, dict) and data.get("id") == playbook_id:
+                    if _declared_id(src.path) == playbook_id:
                         return src
                     break
         return self.playbook_index().get(playbook_id)
+
+
+_ID_LINE = re.compile(r"""^(?:id|"id")\s*:\s*["']?([A-Za-z0-9_-]+)""", re.MULTILINE)
+
+
+def _declared_id(path: Path) -> str | None:
+    """The top-level id of a playbook file, read cheaply (no full parse)."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            return None
+        return data.get("id") if isinstance(data, dict) else None
+    match = _ID_LINE.search(head)
+    return match.group(1) if match else None
 
 
 def _plugin_version(module: Any) -> str | None:

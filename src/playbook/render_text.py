@@ -38,12 +38,13 @@ def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool
     st = report["stage"]
     titles = {s["id"]: s["title"] for s in report["stages"]}
     out: list[str] = []
+    c = "：" if lang == "zh" else ": "
     case_id = report["case"]["id"] or "-"
-    out.append(f"{msg('playbook', lang)}: {report['playbook']['title']} ({report['playbook']['id']} v{report['playbook']['version']})")
-    out.append(f"{msg('case', lang)}: {case_id}    {msg('date', lang)} {report['today']}")
-    stage_line = f"{msg('stage_now', lang)}: {titles[st['current']]}"
+    out.append(f"{msg('playbook', lang)}{c}{report['playbook']['title']} ({report['playbook']['id']} v{report['playbook']['version']})")
+    out.append(f"{msg('case', lang)}{c}{case_id}    {msg('date', lang)} {report['today']}")
+    stage_line = f"{msg('stage_now', lang)}{c}{titles[st['current']]}"
     if st["declared"] and st["declared"] != st["inferred"]:
-        stage_line += f" ({msg('declared', lang)}; {msg('inferred', lang)}: {titles[st['inferred']]})"
+        stage_line += f" ({msg('declared', lang)}; {msg('inferred', lang)}{c}{titles[st['inferred']]})"
     out.append(stage_line)
     if st.get("outcome"):
         out.append(msg("outcome", lang, outcome=st["outcome"]))
@@ -56,7 +57,7 @@ def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool
     else:
         out.append(msg("blocked", lang, count=len(report["blocking"])))
     out.append("")
-    out.append(f"{msg('progress', lang)}:")
+    out.append(f"{msg('progress', lang)}{c.strip()}")
     for i, stage in enumerate(report["stages"], 1):
         status = msg(f"status_{stage['status']}", lang)
         arrow = "▶" if stage["status"] == "current" else " "
@@ -64,40 +65,40 @@ def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool
         if stage["status"] == "current" or verbose:
             for gate in ("entry", "exit"):
                 if stage[gate]:
-                    out.append(f"    {msg(gate, lang)}:")
+                    out.append(f"    {msg(gate, lang)}{c.strip()}")
                     out.extend(_criterion_line(item, lang) for item in stage[gate])
     if report["blocking"]:
         out.append("")
-        out.append(f"{msg('blocking', lang)}:")
+        out.append(f"{msg('blocking', lang)}{c.strip()}")
         for b in report["blocking"]:
             out.append(f"  ✗ {b['title']} — {b['message']}")
             if b.get("hint"):
-                out.append(f"    → {msg('todo', lang)}: {b['hint']}")
+                out.append(f"    → {msg('todo', lang)}{c}{b['hint']}")
     if report.get("recommended"):
         out.append("")
-        out.append(f"{msg('recommended', lang)}:")
+        out.append(f"{msg('recommended', lang)}{c.strip()}")
         for b in report["recommended"]:
             out.append(f"  · {b['title']} — {b['message']}")
             if b.get("hint"):
                 out.append(f"    → {b['hint']}")
     if report["actions"]:
         out.append("")
-        out.append(f"{msg('next_actions', lang)}:")
+        out.append(f"{msg('next_actions', lang)}{c.strip()}")
         for a in report["actions"]:
             out.append(f"  - {a['title']}")
             out.extend(_output_lines(a.get("output") or {}))
     if guidance:
         out.append("")
-        out.append(f"{msg('guidance', lang)}:")
+        out.append(f"{msg('guidance', lang)}{c.strip()}")
         out.extend("  " + line for line in guidance.strip().splitlines())
     if report["derived"] and verbose:
         out.append("")
-        out.append(f"{msg('derived', lang)}:")
+        out.append(f"{msg('derived', lang)}{c.strip()}")
         for key, value in report["derived"].items():
             out.append(f"  {key}: {value}")
     for key in ("warnings", "errors"):
         if report[key]:
             out.append("")
-            out.append(f"{msg(key, lang)}:")
+            out.append(f"{msg(key, lang)}{c.strip()}")
             out.extend(f"  ! {w}" for w in report[key])
     return "\n".join(out) + "\n"

@@ -77,7 +77,11 @@ class _Builder:
             self.loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = _plain(self.loader.construct_object(key_node, deep=True))
+                if isinstance(key_node, yaml.ScalarNode):
+                    # Keys are names, read as written: YAML 1.1 would turn `on:` into True.
+                    key = key_node.value
+                else:
+                    key = _plain(self.loader.construct_object(key_node, deep=True))
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     raise PlaybookError(
                         "mapping keys must be plain strings",

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..criteria.runtime import format_path, resolve_path
-from ..text import LANGUAGES, is_text
+from ..text import LANGUAGES, is_text, tr
 
 TEXT_SCHEMA = {
     "oneOf": [
@@ -104,7 +104,19 @@ def _parse_path(text: str) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def fill(template: str, facts: dict[str, Any], derived: dict[str, Any]) -> str:
+def _display(value: Any, lang: str) -> str:
+    if value is None:
+        return ""
+    if is_text(value):
+        return tr(value, lang)
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    if isinstance(value, list):
+        return "、".join(_display(v, lang) for v in value) if lang == "zh" else ", ".join(_display(v, lang) for v in value)
+    return str(value)
+
+
+def fill(template: str, facts: dict[str, Any], derived: dict[str, Any], lang: str = "en") -> str:
     """Replace ``{path}`` placeholders with case values; unknown paths stay visible as ``{?path}``."""
 
     def sub(match: re.Match[str]) -> str:
@@ -113,16 +125,15 @@ def fill(template: str, facts: dict[str, Any], derived: dict[str, Any]) -> str:
             value = resolve_path(facts, derived, path)
         except (KeyError, IndexError, TypeError):
             return "{?" + format_path(path) + "}"
-        return "" if value is None else str(value)
+        return _display(value, lang)
 
     return _PLACEHOLDER.sub(sub, template)
 
 
 def template(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
     text = params["text"]
-    if is_text(text):
-        return {"text": {lang: fill(value, facts, derived) for lang, value in text.items() if lang in LANGUAGES}}
-    return {"text": fill(text, facts, derived)}
+    texts = text if is_text(text) else {lang: text for lang in LANGUAGES}
+    return {"text": {lang: fill(tr(texts, lang), facts, derived, lang) for lang in LANGUAGES}}
 
 
 def _prepare_lookup(params: dict[str, Any], ctx: Any) -> dict[str, Any]:

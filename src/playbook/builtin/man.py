@@ -66,9 +66,9 @@ def derive_man(facts: dict[str, Any], derived: dict[str, Any], params: dict[str,
         try:
             value = resolve_path(facts, derived, tuple(path.split(".")))
         except (KeyError, IndexError, TypeError):
-            raise MissingValue(path) from None
+            raise MissingValue(f"missing fact {path}", path) from None
         if value is None:
-            raise MissingValue(path)
+            raise MissingValue(f"fact {path} is null", path)
         if not isinstance(value, bool):
             raise TypeError(f"{path} must be true or false, got {value!r}")
         flags[key] = value

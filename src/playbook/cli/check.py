@@ -34,8 +34,9 @@ def check_cmd(ctx: click.Context, playbook_ref: str, case: str | None, fmt: str,
     warn_plugin_errors(reg)
     lang = resolve_lang(lang)
     compiled = load_playbook(playbook_ref, registry=reg)
-    facts, case_id, _doc = read_case(case)
-    result = evaluate(compiled, facts, today=to_date(today), stage=stage, case_id=case_id)
+    case_input = read_case(case)
+    result = evaluate(compiled, case_input.facts, today=to_date(today) or case_input.today,
+                      stage=stage or case_input.stage, case_id=case_input.case_id)
     report = result.to_dict(lang)
     if fmt == "json":
         click.echo(dump_json(report))

@@ -18,7 +18,11 @@ class ExpressionLimitError(ArithmeticError):
 
 
 class MissingValue(LookupError):
-    """A value was null where one was needed."""
+    """A value was missing or null where one was needed (``path`` names it when known)."""
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(message)
+        self.path = path
 
 
 MISS = (KeyError, TypeError, IndexError, MissingValue)
@@ -189,7 +193,11 @@ def diagnose(
             return Diagnosis("null", format_path(path), "")
     if isinstance(exc, ExpressionLimitError):
         return Diagnosis("limit", None, str(exc))
-    if isinstance(exc, (KeyError, MissingValue)):
+    if isinstance(exc, MissingValue):
+        if exc.path:
+            return Diagnosis("missing", exc.path, "")
+        return Diagnosis("null", str(exc), "")
+    if isinstance(exc, KeyError):
         key = exc.args[0] if exc.args else "?"
         return Diagnosis("missing", str(key), "in a list item")
     if isinstance(exc, TypeError):
