@@ -28,7 +28,7 @@ from .model import (
 )
 from .plugins import Registry, get_registry
 from .resources import load_schema
-from .schema import schema_problems, validator_for, validator_for_schema
+from .schema import facts_problems, schema_problems, validator_for, validator_for_schema
 from .sourcefile import SourceDoc, read_document
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml", ".json")
@@ -100,6 +100,8 @@ def _read_validated(path: Path, *, relaxed: bool = False) -> SourceDoc:
     key = vcache.digest("playbook", relaxed, load_schema("playbook"), doc.data)
     if not vcache.seen(key):
         problems = schema_problems(validator_for("playbook", relaxed), doc)
+        if not problems:
+            problems = facts_problems(doc)
         if problems:
             raise PlaybookError(problems)
         vcache.remember(key)
@@ -188,6 +190,7 @@ class _Builder:
         self.registry = registry
         self.locs = locs
         self.ctx = CompileContext(registry, locs, data["id"], stack)
+        self.ctx.playbook_data = data  # type: ignore[attr-defined]  # lets a prepare() read e.g. stage `effort`
         self.problems: list[Problem] = []
         self.criteria: list[Criterion] = []
         self.seen_criteria: dict[str, Any] = {}
@@ -209,12 +212,13 @@ class _Builder:
         what = f"criterion {cid!r}"
         fn = None
         paths: list[tuple[Any, ...]] = []
+        guarded: list[tuple[Any, ...]] = []
         params = raw.get("with") or {}
         if "when" in raw:
             expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")
             if expr is None:
                 return None
-            fn, paths = expr, expr.paths
+            fn, paths, guarded = expr, expr.paths, expr.guarded
         else:
             spec = self.registry.rules.get(raw["rule"])
             if spec is None:
@@ -246,7 +250,7 @@ class _Builder:
         return Criterion(
             index=-1, id=cid, stage=stage_id, gate=gate, title=raw.get("title") or cid,
             level=raw.get("level", REQUIRED), fn=fn, paths=paths, when=raw.get("when"),
-            rule=raw.get("rule"), params=params, hint=raw.get("hint"),
+            rule=raw.get("rule"), params=params, hint=raw.get("hint"), guarded=guarded,
             description=raw.get("description"), location=loc,
         )
 

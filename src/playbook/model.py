@@ -27,6 +27,7 @@ class Criterion:
     fn: Evaluator
     paths: list[tuple[Any, ...]]
     when: str | None = None
+    guarded: list[tuple[Any, ...]] = field(default_factory=list)  # optional facts (exists())
     rule: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     hint: Text | None = None

@@ -159,8 +159,8 @@ class Registry:
     def playbook_index(self) -> dict[str, PlaybookSource]:
         """Installed playbooks by id (reads each file's id; bad files are recorded as errors)."""
         if self._playbook_index is None:
-            from .sourcefile import read_document
             from .errors import PlaybookError
+            from .sourcefile import read_document
 
             index: dict[str, PlaybookSource] = {}
             for src in self.playbooks:
@@ -289,11 +289,12 @@ def build_registry(pm: pluggy.PluginManager, problems: list[PluginProblem] | Non
         for impl in impls:
             plugin_name = impl.plugin_name
 
-            def register(*args: Any, _m: Any = method, _p: str = plugin_name, _k: str = kind, **kwargs: Any) -> None:
+            def register(*args: Any, _m: Any = method, _p: str = plugin_name, _k: str = kind,
+                         _h: str = hook_name, **kwargs: Any) -> None:
                 try:
                     _m(registry, _p, *args, **kwargs)
                 except (TypeError, ValueError) as exc:
-                    registry.errors.append(PluginProblem(_p, hook_name, str(exc)))
+                    registry.errors.append(PluginProblem(_p, _h, str(exc)))
                     return
                 label = str(args[0]) if args else "?"
                 infos[_p].registered.setdefault(_k, []).append(label)

@@ -57,8 +57,11 @@ def criterion_message(criterion: Criterion, raw: Any, facts: dict[str, Any], der
         return _diagnosis_message(diagnose(criterion.paths, facts, derived, raw.exc), lang)
     if raw:
         return msg("met", lang)
-    # Failed: a missing fact is the most useful explanation, then the values seen.
+    # Failed: a missing fact is the most useful explanation, then the values seen. Facts the
+    # expression tests with exists() are optional by design: their absence explains nothing.
     for path in criterion.paths:
+        if path in criterion.guarded:
+            continue
         try:
             value = resolve_path(facts, derived, path)
         except (KeyError, IndexError, TypeError):
@@ -128,7 +131,7 @@ def build_report(result: CheckResult, lang: str = "en", *, include_actions: bool
         status = "passed" if stage.index < result.current else ("current" if stage.index == result.current else "pending")
         entry_items = [criterion_entry(result, c, lang) for c in stage.entry]
         exit_items = [criterion_entry(result, c, lang) for c in stage.exit]
-        for c, item in zip((*stage.entry, *stage.exit), (*entry_items, *exit_items)):
+        for c, item in zip((*stage.entry, *stage.exit), (*entry_items, *exit_items), strict=True):
             by_index[c.index] = item
         stages_out.append({"id": stage.id, "title": tr(stage.title, lang), "status": status,
                            "entry": entry_items, "exit": exit_items})

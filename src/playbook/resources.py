@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(f"bundled {name!r} not found (broken installation?)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """A bundled JSON schema by file stem: ``playbook``, ``case``, ``report``."""
     with open(data_dir("schemas") / f"{name}.schema.json", encoding="utf-8") as fh:

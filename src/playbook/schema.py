@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from .errors import Problem
@@ -11,7 +11,7 @@ from .resources import load_schema
 from .sourcefile import SourceDoc
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator_for(name: str, relaxed: bool = False) -> Any:
     """A compiled Draft 2020-12 validator for a bundled schema (``relaxed``: no top-level required)."""
     import jsonschema
@@ -94,4 +94,55 @@ def schema_problems(validator: Any, doc: SourceDoc, base_path: tuple[Any, ...] =
         label = f"{what}{_path_text(list(path))}"
         problems.append(Problem(f"{label}: {describe_error(error)}", doc.locate(path)))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0) if p.location else (0, 0))
+    return problems
+
+
+SCHEMA_KEYWORDS = frozenset(["$schema", "$id", "$ref", "$defs", "$comment", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary", "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required", "dependentRequired", "properties", "patternProperties", "additionalProperties", "propertyNames", "items", "prefixItems", "contains", "unevaluatedItems", "unevaluatedProperties", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "format", "contentEncoding", "contentMediaType", "contentSchema"])
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SUBSCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains",
+                  "propertyNames", "unevaluatedProperties", "unevaluatedItems", "contentSchema")
+_SUBSCHEMA_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+
+
+def unknown_keywords(schema: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Keys of a schema fragment that are not JSON-Schema keywords (usually a typo, or a comma
+    inside a YAML flow mapping that split a description into junk keys)."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    if not isinstance(schema, dict):
+        return found
+    for key, value in schema.items():
+        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            for name, sub in value.items():
+                found += unknown_keywords(sub, (*path, key, name))
+        elif key in _SUBSCHEMA_ONE:
+            found += unknown_keywords(value, (*path, key))
+        elif key in _SUBSCHEMA_LIST and isinstance(value, list):
+            for i, sub in enumerate(value):
+                found += unknown_keywords(sub, (*path, key, i))
+        elif key not in SCHEMA_KEYWORDS and not key.startswith("x-"):
+            found.append(((*path, key), key))
+    return found
+
+
+def facts_problems(doc: SourceDoc) -> list[Problem]:
+    """Check the playbook's `facts:` fragments: valid JSON Schema, no unknown keywords."""
+    import jsonschema
+
+    problems: list[Problem] = []
+    facts = doc.data.get("facts") if isinstance(doc.data, dict) else None
+    for section, fragment in (facts or {}).items():
+        base = ("facts", section)
+        try:
+            jsonschema.Draft202012Validator.check_schema(fragment)
+        except jsonschema.SchemaError as exc:
+            path = (*base, *exc.absolute_path)
+            problems.append(Problem(f"facts.{section}: not a valid JSON Schema: {describe_error(exc)}",
+                                    doc.locate(path)))
+        for path, key in unknown_keywords(fragment):
+            problems.append(Problem(
+                f"facts.{section}: unknown schema keyword {key!r}",
+                doc.locate((*base, *path)),
+                "check the spelling; in a YAML flow mapping {…} a comma inside a description "
+                "splits it — quote the description",
+            ))
     return problems

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import locale
 import os
-from typing import Any, Union
+from typing import Any
 
-Text = Union[str, dict[str, str]]
+Text = str | dict[str, str]
 
 LANGUAGES = ("en", "zh")
 FALLBACK = "en"

@@ -33,6 +33,9 @@ class Ref:
         return ("it." + out if out else "it") if self.item_only else out
 
 
+LITERAL_SCOPE = Ref(("<literal list>",))  # the items of a list written in the expression
+
+
 @dataclass
 class ExprInfo:
     refs: list[Ref] = field(default_factory=list)
@@ -111,7 +114,7 @@ class _Walker:
         name = _dotted(node.func) or ""
         if name in ITEM_FORMS and node.args:
             seq = self.walk(node.args[0], scopes)
-            inner = (*scopes, seq) if seq is not None else (*scopes, Ref(("?",), scopes, item_only=True))
+            inner = (*scopes, seq) if seq is not None else (*scopes, LITERAL_SCOPE)
             for arg in node.args[1:]:
                 self.walk(arg, inner)
             return

@@ -20,7 +20,12 @@ COMMANDS: dict[str, str] = {
     "plugins": "catalog:plugins_cmd",
     "check": "check:check_cmd",
     "test": "testcmd:test_cmd",
-    # "init": "init:init_cmd",
+    "lint": "authoring:lint_cmd",
+    "graph": "authoring:graph_cmd",
+    "doc": "authoring:doc_cmd",
+    "diff": "authoring:diff_cmd",
+    "schema": "authoring:schema_cmd",
+    "init": "init:init_cmd",
 }
 
 

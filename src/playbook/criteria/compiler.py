@@ -94,6 +94,7 @@ class CompiledExpression:
     paths: list[tuple[Any, ...]] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     source: str = ""
+    guarded: list[tuple[Any, ...]] = field(default_factory=list)
     _fn: Callable[[dict[str, Any], dict[str, Any], Any], Any] | None = None
     _batch: CompileBatch | None = None
 
@@ -124,6 +125,7 @@ class _Generator:
         self.bound: dict[str, Any] = {}
         self.paths: list[tuple[Any, ...]] = []
         self.used_functions: list[str] = []
+        self.guarded: list[tuple[Any, ...]] = []  # paths tested by exists(): optional facts
         self.scopes: list[str] = []  # item variables, innermost last
 
     def fail(self, message: str, node: ast.AST | None) -> CriteriaSyntaxError:
@@ -192,7 +194,7 @@ class _Generator:
 
     def gen_Compare(self, node: ast.Compare) -> str:
         parts = [self.gen(node.left)]
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
             symbol = _COMPARE.get(type(op))
             if symbol is None:  # `is` / `is not`
                 raise self.fail(
@@ -310,7 +312,15 @@ class _Generator:
     def _exists(self, node: ast.Call) -> str:
         if len(node.args) != 1:
             raise self.fail("exists() takes one path", node)
+        before = len(self.paths)
         inner = self.gen(node.args[0])
+        for path in self.paths[before:]:
+            if path not in self.guarded:
+                self.guarded.append(path)
+        if not self.scopes and isinstance(node.args[0], (ast.Name, ast.Attribute, ast.Subscript)):
+            path = _static_path(node.args[0])
+            if path is not None and path not in self.guarded:
+                self.guarded.append(path)
         name = self._helper(
             ["try:", f"    return ({inner}) is not None", "except _MISS:", "    return False"]
         )
@@ -356,6 +366,22 @@ class _Generator:
             "min_of": f"_agg_min({loop})",
             "max_of": f"_agg_max({loop})",
         }[name]
+
+
+def _static_path(node: ast.AST) -> tuple[Any, ...] | None:
+    parts: list[Any] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(_unescape_keyword(node.attr))
+            node = node.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            parts.append(node.slice.value)
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            return tuple(reversed(parts))
+        else:
+            return None
 
 
 _KEYWORD_PREFIX = "_kw_"
@@ -492,7 +518,7 @@ class CompileBatch:
             raise CriteriaSyntaxError("expression nested too deeply", text) from None
         source = "\n\n".join([*generator.helpers, f"def _{prefix}main(f, d, ctx):\n    return {body}"])
         expr = CompiledExpression(text=text, paths=generator.paths, functions=generator.used_functions,
-                                  source=source, _batch=self)
+                                  source=source, guarded=generator.guarded, _batch=self)
         self.pending.append((expr, f"_{prefix}main", generator.bound))
         return expr
 

@@ -1,0 +1,320 @@
+"""Input readers: files -> a stream of raw records, each tagged with its source and line.
+
+Nothing here holds more than one record (or one read buffer) at a time, so memory stays flat
+whatever the input size. Parsing is left to the workers where it can be (JSONL lines travel as
+bytes, CSV rows as lists of cells, case files as paths), so it runs in parallel.
+
+A record is a tuple ``(source index, line, kind, payload)``:
+
+=====  ==========================================================  ==============
+kind   payload                                                     from
+=====  ==========================================================  ==============
+``j``  bytes of one JSON document                                  JSONL
+``d``  an already parsed JSON value                                JSON array
+``c``  a list of CSV cells (the header is ``Source.header``)       CSV
+``f``  the path of a YAML/JSON case file                           directory
+``x``  a message: the reader could not read this part of a file   any
+=====  ==========================================================  ==============
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import PlaybookError, Problem
+
+Record = tuple[int, int, str, Any]
+
+FORMATS = ("auto", "jsonl", "json", "csv", "dir")
+CASE_SUFFIXES = (".yaml", ".yml", ".json")
+READ_SIZE = 1 << 20
+MAX_DOCUMENT = 64 << 20  # one element of a JSON array larger than this is rejected
+
+
+@dataclass
+class Source:
+    """One input: its display name and how to read it."""
+
+    index: int
+    name: str  # as given on the command line ("-" for stdin)
+    format: str  # jsonl | json | csv | dir
+    path: Path | None
+    size: int | None = None  # bytes, when known (progress)
+    header: list[str] | None = field(default=None, repr=False)  # CSV column names
+
+
+class Meter:
+    """How much input has been read (bytes of known-size files, records); for the progress bar."""
+
+    __slots__ = ("bytes", "total_bytes", "records")
+
+    def __init__(self, total_bytes: int | None):
+        self.bytes = 0
+        self.total_bytes = total_bytes
+        self.records = 0
+
+
+def _strip_gz(name: str) -> str:
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def detect_format(path: Path) -> str:
+    """The input format from the file name (``.gz`` allowed), sniffing ``.json`` files."""
+    if path.is_dir():
+        return "dir"
+    name = _strip_gz(path.name.lower())
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".json"):
+        with _open_binary(path) as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        return "json" if head.startswith(b"[") else "jsonl"
+    raise PlaybookError([Problem(
+        f"{path}: cannot tell the input format from the file name",
+        None,
+        "use .jsonl, .json, .csv or a directory of case files, or give --input-format",
+    )])
+
+
+def open_sources(names: tuple[str, ...] | list[str], fmt: str = "auto") -> list[Source]:
+    """Check every input exists before anything runs (a typo must not cost an hour's batch)."""
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    for index, name in enumerate(names):
+        if name == "-":
+            sources.append(Source(index, "<stdin>", "jsonl" if fmt in ("auto", "dir") else fmt, None))
+            continue
+        path = Path(name)
+        if not path.exists():
+            problems.append(Problem(f"{name}: no such file or directory", None,
+                                    "give JSONL, JSON, CSV files or a directory of case files"))
+            continue
+        try:
+            this_fmt = detect_format(path) if fmt == "auto" else fmt
+        except PlaybookError as exc:
+            problems.extend(exc.problems)
+            continue
+        except OSError as exc:
+            problems.append(Problem(f"{name}: cannot read: {exc.strerror or exc}"))
+            continue
+        if (this_fmt == "dir") != path.is_dir():
+            problems.append(Problem(f"{name}: --input-format {this_fmt} does not fit "
+                                    f"{'a directory' if path.is_dir() else 'a file'}"))
+            continue
+        size = path.stat().st_size if path.is_file() and not name.endswith(".gz") else None
+        sources.append(Source(index, name, this_fmt, path, size))
+    if problems:
+        raise PlaybookError(problems)
+    return sources
+
+
+def total_size(sources: list[Source]) -> int | None:
+    sizes = [s.size for s in sources]
+    return None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def iter_records(sources: list[Source], meter: Meter | None = None) -> Iterator[Record]:
+    """Every record of every source, in order."""
+    meter = meter or Meter(None)
+    readers = {"jsonl": _jsonl, "json": _json_array, "csv": _csv, "dir": _directory}
+    for source in sources:
+        try:
+            yield from readers[source.format](source, meter)
+        except OSError as exc:  # unreadable mid-way (permissions, disk): reported, batch goes on
+            yield (source.index, 0, "x", f"cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError as exc:
+            yield (source.index, 0, "x", f"not UTF-8 text ({exc.reason}); the rest of the file is skipped")
+
+
+def _jsonl(source: Source, meter: Meter) -> Iterator[Record]:
+    fh = sys.stdin.buffer if source.path is None else _open_binary(source.path)
+    index = source.index
+    try:
+        line_no = 0
+        for line_no, line in enumerate(fh, 1):  # noqa: B007 - line_no is used after the loop too
+            meter.bytes += len(line)
+            if line.isspace():
+                continue
+            if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            meter.records += 1
+            yield (index, line_no, "j", line)
+    finally:
+        if source.path is not None:
+            fh.close()
+
+
+def _json_array(source: Source, meter: Meter) -> Iterator[Record]:
+    """Stream the elements of one top-level JSON array, with the line each element starts on."""
+    decoder = json.JSONDecoder()
+    index = source.index
+    raw = sys.stdin.buffer if source.path is None else _open_binary(source.path)
+    fh = io.TextIOWrapper(raw, encoding="utf-8-sig")
+    try:
+        buf = ""
+        pos = 0  # parse position in buf
+        line = 1  # line number at ``counted``
+        counted = 0  # position in buf up to which newlines are counted
+        eof = False
+
+        def fill() -> bool:
+            nonlocal buf, pos, counted, eof, line
+            chunk = fh.read(READ_SIZE)
+            if not chunk:
+                eof = True
+                return False
+            meter.bytes += len(chunk.encode("utf-8")) if source.size else 0
+            line += buf.count("\n", counted, pos)
+            buf = buf[pos:] + chunk
+            counted = 0
+            pos = 0
+            return True
+
+        def skip_ws() -> str | None:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    pos += 1
+                if pos < len(buf):
+                    return buf[pos]
+                if eof or not fill():
+                    return None
+
+        def line_at(p: int) -> int:
+            nonlocal line, counted
+            line += buf.count("\n", counted, p)
+            counted = p
+            return line
+
+        fill()
+        if skip_ws() != "[":
+            yield (index, line_at(pos), "x", "expected a JSON array of cases ([ {...}, {...} ]); "
+                   "for one case per line use .jsonl")
+            return
+        pos += 1
+        first = True
+        while True:
+            ch = skip_ws()
+            if ch is None:
+                yield (index, line_at(pos), "x", "unexpected end of file: the JSON array is not closed with ]")
+                return
+            if ch == "]":
+                return
+            if not first:
+                if ch != ",":
+                    yield (index, line_at(pos), "x",
+                           f"expected , or ] between array elements, got {ch!r}; the rest of the file is skipped")
+                    return
+                pos += 1
+                if skip_ws() is None:
+                    continue
+            first = False
+            start = pos
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                    break
+                except json.JSONDecodeError as exc:
+                    if not eof and len(buf) - start < MAX_DOCUMENT and fill():
+                        start = pos
+                        continue
+                    at = line_at(min(exc.pos, len(buf)))
+                    yield (index, at, "x", f"invalid JSON: {exc.msg} (column {exc.colno}); "
+                           "the rest of the file is skipped")
+                    return
+            element_line = line_at(start)
+            meter.records += 1
+            pos = end
+            yield (index, element_line, "d", value)
+    finally:
+        fh.close() if source.path is not None else fh.detach()
+
+
+def check_header(header: list[str]) -> str | None:
+    """A CSV header that cannot map to nested facts -> the reason; else None."""
+    seen: set[str] = set()
+    for column in header:
+        if not column or any(part == "" for part in column.split(".")):
+            return f"empty column name or path segment in header: {column!r}"
+        if column in seen:
+            return f"column {column!r} appears twice in the header"
+        seen.add(column)
+    for column in header:
+        parts = column.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix in seen:
+                return f"column {prefix!r} is a value but {column!r} treats it as a mapping"
+    return None
+
+
+def _csv(source: Source, meter: Meter) -> Iterator[Record]:
+    index = source.index
+    raw = sys.stdin.buffer if source.path is None else _open_binary(source.path)
+    fh = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield (index, 1, "x", f"invalid CSV header: {exc}; the file is skipped")
+            return
+        header = [h.strip() for h in header]
+        problem = check_header(header)
+        if problem:
+            yield (index, 1, "x", f"{problem}; the file is skipped (name columns like opportunity.amount)")
+            return
+        source.header = header
+        width = len(header)
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield (index, start, "x", f"invalid CSV: {exc}")
+                start = reader.line_num + 1
+                continue
+            line_no, start = start, reader.line_num + 1
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            meter.records += 1
+            if source.size:
+                meter.bytes += sum(len(c) for c in row) + len(row)
+            if len(row) != width:
+                yield (index, line_no, "x", f"expected {width} columns as in the header, got {len(row)}")
+                continue
+            yield (index, line_no, "c", row)
+    finally:
+        fh.close() if source.path is not None else fh.detach()
+
+
+def _directory(source: Source, meter: Meter) -> Iterator[Record]:
+    assert source.path is not None
+    for root, dirs, files in os.walk(source.path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or not name.lower().endswith(CASE_SUFFIXES):
+                continue
+            meter.records += 1
+            yield (source.index, 0, "f", os.path.join(root, name))
