@@ -18,21 +18,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from .criteria.runtime import EvalContext
+from .criteria.runtime import EvalContext, Failure
 from .errors import CaseError
 from .model import CompiledPlaybook
-
-
-class Failure:
-    """A criterion that raised: kept with the exception so the report can explain it."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-    def __bool__(self) -> bool:
-        return False
 
 
 @dataclass
@@ -52,6 +40,7 @@ class CheckResult:
     ready: bool
     outcome: str | None
     derive_errors: list[tuple[str, BaseException]] = field(default_factory=list)
+    facts_source: Any = None  # for memoising a reused sub-playbook (builtin/rules.py)
 
     # -- quick accessors used by batch and run mode ------------------------------------
     @property
@@ -125,21 +114,24 @@ def evaluate(
     derive_errors: list[tuple[str, BaseException]] = []
     derived = compute_derived(pb, facts, ctx, derive_errors) if pb.derivations else {}
 
-    results: list[Any] = []
-    passed: list[bool] = []
-    append_result, append_passed = results.append, passed.append
-    for criterion in pb.criteria:
-        try:
-            value = criterion.fn(facts, derived, ctx)
-        except Exception as exc:  # noqa: BLE001 - explained in the report, never a crash
-            value = Failure(exc)
-        append_result(value)
-        append_passed(bool(value))
+    criteria = pb.criteria
+    if pb.evaluate_all is not None:
+        results: list[Any] = [None] * len(criteria)
+        pb.evaluate_all(facts, derived, ctx, results)
+    else:  # a playbook assembled by hand, without the fused evaluator
+        results = []
+        for criterion in criteria:
+            try:
+                results.append(criterion.fn(facts, derived, ctx))
+            except Exception as exc:  # noqa: BLE001 - explained in the report, never a crash
+                results.append(Failure(exc))
+    passed = [bool(value) for value in results]
 
     stages = pb.stages
     n = len(stages)
-    entry_ok = [all(passed[i] for i in s.required_entry) for s in stages]
-    exit_ok = [all(passed[i] for i in s.required_exit) for s in stages]
+    failed = {i for i, ok in enumerate(passed) if not ok}
+    entry_ok = [failed.isdisjoint(s.required_entry) for s in stages]
+    exit_ok = [failed.isdisjoint(s.required_exit) for s in stages]
     entered = entry_ok[0]
     inferred = n - 1
     complete = entered

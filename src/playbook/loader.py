@@ -401,6 +401,7 @@ def compile_document(data: dict[str, Any], registry: Registry, locs: Locations, 
     if problems:
         raise PlaybookError(problems)
     builder.ctx.batch.flush()
+    fused = builder.ctx.batch.fuse([c.fn for c in builder.criteria])
     # Bind the compiled functions directly (no per-call indirection on the hot path).
     for c in builder.criteria:
         if isinstance(c.fn, CompiledExpression):
@@ -417,6 +418,7 @@ def compile_document(data: dict[str, Any], registry: Registry, locs: Locations, 
         stages=stages, criteria=builder.criteria, outcomes=outcomes, derivations=derivations,
         data=data, path=path, plugin=plugin, facts_schema=dict(data.get("facts") or {}),
         extends=list(data.get("_extends", [])), sub_playbooks=builder.ctx.sub_playbooks,
+        evaluate_all=fused,
     )
 
 

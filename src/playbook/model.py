@@ -110,6 +110,8 @@ class CompiledPlaybook:
     facts_schema: dict[str, Any] = field(default_factory=dict)
     extends: list[str] = field(default_factory=list)
     sub_playbooks: dict[str, CompiledPlaybook] = field(default_factory=dict)
+    # evaluate_all(facts, derived, ctx, out): every criterion into out[i] (see CompileBatch.fuse)
+    evaluate_all: Callable[..., None] | None = None
 
     def stage_index(self, stage_id: str) -> int | None:
         for stage in self.stages:

@@ -52,7 +52,7 @@ def _diagnosis_message(d: Diagnosis, lang: str) -> str:
 def criterion_message(criterion: Criterion, raw: Any, facts: dict[str, Any], derived: dict[str, Any],
                       values: dict[str, Any], lang: str) -> str:
     if isinstance(raw, RuleResult) and raw.message is not None:
-        return tr(raw.message, lang)
+        return raw.message(lang) if callable(raw.message) else tr(raw.message, lang)
     if isinstance(raw, Failure):
         return _diagnosis_message(diagnose(criterion.paths, facts, derived, raw.exc), lang)
     if raw:

@@ -48,7 +48,7 @@ _COMPARE = {
     ast.In: "in",
     ast.NotIn: "not in",
 }
-_BINARY_PLAIN = {ast.Sub: "-", ast.Div: "/", ast.FloorDiv: "//"}
+_BINARY_PLAIN = {ast.Sub: "-", ast.Div: "/", ast.FloorDiv: "//"}  # MISSING propagates itself
 _BINARY_SAFE = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod", ast.Add: "_add"}
 
 
@@ -65,6 +65,7 @@ class FunctionSpec:
     needs_context: bool = False
     plugin: str = "core"
     description: str = ""
+    handles_missing: bool = False  # receives MISSING itself instead of short-circuiting
 
     def check_arity(self, count: int) -> str | None:
         try:
@@ -95,6 +96,7 @@ class CompiledExpression:
     functions: list[str] = field(default_factory=list)
     source: str = ""
     guarded: list[tuple[Any, ...]] = field(default_factory=list)
+    body: str = ""  # the expression's generated code (used to fuse a playbook's criteria)
     _fn: Callable[[dict[str, Any], dict[str, Any], Any], Any] | None = None
     _batch: CompileBatch | None = None
 
@@ -111,8 +113,20 @@ class CompiledExpression:
 
 
 def _column(text: str, node: ast.AST, lead: int = 0) -> int:
-    offset = getattr(node, "col_offset", 0) or 0
-    return len(text.encode("utf-8")[:offset].decode("utf-8", "ignore")) + 1 + lead
+    offset = getattr(node, "col_offset", 0) or 0  # UTF-8 bytes into the keyword-escaped text
+    chars = len(_escape_keywords(text).encode("utf-8")[:offset].decode("utf-8", "ignore"))
+    return _unescaped_offset(text, chars) + 1 + lead
+
+
+def _unescaped_offset(text: str, offset: int) -> int:
+    """A character offset into ``_escape_keywords(text)`` -> the same place in ``text``."""
+    import keyword
+
+    escaped = _escape_keywords(text)
+    if escaped == text:
+        return offset
+    renamed = re.findall(r"\.\s*" + _KEYWORD_PREFIX + r"(?:" + "|".join(keyword.kwlist) + r")\b", escaped[:offset])
+    return max(offset - len(renamed) * len(_KEYWORD_PREFIX), 0)
 
 
 class _Generator:
@@ -127,6 +141,7 @@ class _Generator:
         self.used_functions: list[str] = []
         self.guarded: list[tuple[Any, ...]] = []  # paths tested by exists(): optional facts
         self.scopes: list[str] = []  # item variables, innermost last
+        self.temps = 0
 
     def fail(self, message: str, node: ast.AST | None) -> CriteriaSyntaxError:
         column = _column(self.text, node, self.lead) if node else None
@@ -141,6 +156,10 @@ class _Generator:
         lines = [f"def {name}({self._params()}):", *("    " + b for b in body)]
         self.helpers.append("\n".join(lines))
         return name
+
+    def _temp(self) -> str:
+        self.temps += 1
+        return f"_{self.prefix}t{self.temps}"
 
     def _bind(self, value: Any, prefix: str) -> str:
         name = f"_{self.prefix}{prefix}{len(self.bound)}"
@@ -178,11 +197,12 @@ class _Generator:
         return "(" + op.join(self.gen(v) for v in node.values) + ")"
 
     def gen_UnaryOp(self, node: ast.UnaryOp) -> str:
-        ops = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+"}
+        # `not missing` must stay missing (falsy), so `not` goes through a helper.
+        ops = {ast.Not: "_not", ast.USub: "_neg", ast.UAdd: "_pos"}
         op = ops.get(type(node.op))
         if op is None:
             raise self.fail(f"operator {_describe(node.op)} is not allowed", node)
-        return f"({op}{self.gen(node.operand)})"
+        return f"{op}({self.gen(node.operand)})"
 
     def gen_BinOp(self, node: ast.BinOp) -> str:
         left, right = self.gen(node.left), self.gen(node.right)
@@ -201,13 +221,22 @@ class _Generator:
                     f"operator {_describe(op)} is not allowed (use == null / exists())", node
                 )
             right = self.gen(comparator)
-            if symbol in ("in", "not in") and isinstance(comparator, (ast.List, ast.Tuple)):
-                right = "(" + right[1:-1] + ("," if len(comparator.elts) == 1 else "") + ")"
+            if symbol in ("in", "not in"):
+                if len(node.ops) > 1:
+                    raise self.fail("'in' cannot be chained with other comparisons; use and", node)
+                # membership must not turn a missing fact into a pass (`x not in list`)
+                if isinstance(comparator, (ast.List, ast.Tuple)):
+                    right = "(" + right[1:-1] + ("," if len(comparator.elts) == 1 else "") + ")"
+                helper = "_in" if symbol == "in" else "_nin"
+                return f"{helper}({parts[0]}, {right})"
             parts += [symbol, right]
         return "(" + " ".join(parts) + ")"
 
     def gen_IfExp(self, node: ast.IfExp) -> str:
-        return f"({self.gen(node.body)} if {self.gen(node.test)} else {self.gen(node.orelse)})"
+        t = self._temp()
+        test = self.gen(node.test)
+        return (f"(_MISSING if ({t} := {test}) is _MISSING else "
+                f"({self.gen(node.body)} if {t} else {self.gen(node.orelse)}))")
 
     def gen_Name(self, node: ast.Name) -> str:
         return self._path(node)
@@ -252,12 +281,16 @@ class _Generator:
             base_code, path = self.gen(cur), None
         code = base_code
         for kind, value in chain:
-            if kind == "key":
-                code += f"[{value!r}]"
+            if kind == "key" and isinstance(value, str):
+                code += f".get({value!r}, _MISSING)"
+                if path is not None:
+                    path = (*path, value)
+            elif kind == "key":
+                code = f"_ix({code}, {value!r})"
                 if path is not None:
                     path = (*path, value)
             else:
-                code += f"[{value}]"
+                code = f"_ix({code}, {value})"
                 path = None
         if path is not None and path != ("derived",) and path not in self.paths:
             self.paths.append(path)
@@ -276,9 +309,9 @@ class _Generator:
         if name == "derived" and not self.scopes:
             return "d", ("derived",)
         if not self.scopes:
-            return f"f[{name!r}]", (name,)
+            return f"f.get({name!r}, _MISSING)", (name,)
         # Inside an item scope: the innermost item that has the key wins, then the case.
-        code = "d" if name == "derived" else f"f[{name!r}]"
+        code = "d" if name == "derived" else f"f.get({name!r}, _MISSING)"
         for var in self.scopes:
             code = f"({var}[{name!r}] if _type({var}) is _dict and {name!r} in {var} else {code})"
         return code, None
@@ -307,7 +340,10 @@ class _Generator:
         args = [self.gen(a) for a in node.args]
         if spec.needs_context:
             args.insert(0, "ctx")
-        return f"{fn}({', '.join(args)})"
+        if spec.handles_missing or not node.args:
+            return f"{fn}({', '.join(args)})"
+        # a missing argument makes the call's value missing (the function never sees it)
+        return f"_call({fn}, {', '.join(args)})"
 
     def _exists(self, node: ast.Call) -> str:
         if len(node.args) != 1:
@@ -322,7 +358,8 @@ class _Generator:
             if path is not None and path not in self.guarded:
                 self.guarded.append(path)
         name = self._helper(
-            ["try:", f"    return ({inner}) is not None", "except _MISS:", "    return False"]
+            ["try:", f"    _v = {inner}", "except _MISS:", "    return False",
+             "return _v is not None and _v is not _MISSING"]
         )
         return f"{name}({self._params()})"
 
@@ -331,14 +368,17 @@ class _Generator:
         if not 1 <= len(args) <= 2 or (name in ("min_of", "max_of") and len(args) != 2):
             usage = f"{name}(list, condition)" if name in ("count", "any", "all") else f"{name}(list, expression)"
             raise self.fail(f"{name}() is used as {usage}", node)
-        seq = f"_seq({self.gen(args[0])})"
+        t = self._temp()
+        source = self.gen(args[0])
+        guard = f"_MISSING if ({t} := {source}) is _MISSING else "
+        seq = f"_seq({t})"
         if len(args) == 1:
-            return {
+            return "(" + guard + {
                 "count": f"_len({seq})",
                 "any": f"_any({seq})",
                 "all": f"_all({seq})",
                 "sum": f"_agg_sum({seq})",
-            }[name]
+            }[name] + ")"
         if len(self.scopes) >= 5:
             raise self.fail("lists nested too deeply (at most 5 levels)", node)
         var = f"_i{len(self.scopes) + 1}"
@@ -351,21 +391,22 @@ class _Generator:
                 )
             else:
                 helper = self._helper(
-                    ["try:", f"    return ({body})", "except _MISS:", "    return _SKIP"]
+                    ["try:", f"    _v = {body}", "except _MISS:", "    return _SKIP",
+                     "return _SKIP if _v is _MISSING or _v is None else _v"]
                 )
             call = f"{helper}({self._params()})"
         finally:
             self.scopes.pop()
         loop = f"{call} for {var} in {seq}"
         if name == "count":
-            return f"_sum(1 for {var} in {seq} if {call})"
-        return {
+            return f"({guard}_sum(1 for {var} in {seq} if {call}))"
+        return "(" + guard + {
             "any": f"_any({loop})",
             "all": f"_all({loop})",
             "sum": f"_agg_sum({loop})",
             "min_of": f"_agg_min({loop})",
             "max_of": f"_agg_max({loop})",
-        }[name]
+        }[name] + ")"
 
 
 def _static_path(node: ast.AST) -> tuple[Any, ...] | None:
@@ -490,7 +531,7 @@ def parse(text: str) -> tuple[ast.Expression, str, int]:
     try:
         tree = ast.parse(_escape_keywords(parsed), mode="eval")
     except SyntaxError as exc:
-        column = exc.offset + lead if exc.offset else None
+        column = _unescaped_offset(parsed, exc.offset - 1) + 1 + lead if exc.offset else None
         raise CriteriaSyntaxError(f"syntax error: {exc.msg}", text, column) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise CriteriaSyntaxError(f"cannot parse: {type(exc).__name__}", text) from None
@@ -503,6 +544,7 @@ class CompileBatch:
 
     def __init__(self, functions: Mapping[str, FunctionSpec]):
         self.functions = functions
+        self.namespace: dict[str, Any] = dict(RUNTIME_GLOBALS)  # shared: fused code calls helpers
         self.pending: list[tuple[CompiledExpression, str, dict[str, Any]]] = []
         self.count = 0
 
@@ -518,15 +560,41 @@ class CompileBatch:
             raise CriteriaSyntaxError("expression nested too deeply", text) from None
         source = "\n\n".join([*generator.helpers, f"def _{prefix}main(f, d, ctx):\n    return {body}"])
         expr = CompiledExpression(text=text, paths=generator.paths, functions=generator.used_functions,
-                                  source=source, guarded=generator.guarded, _batch=self)
+                                  source=source, guarded=generator.guarded, body=body, _batch=self)
         self.pending.append((expr, f"_{prefix}main", generator.bound))
         return expr
+
+    def fuse(self, items: list[Any]) -> Callable[..., None]:
+        """One function evaluating every item into ``out[i]``: a CompiledExpression of this
+        batch (inlined) or a callable ``(facts, derived, ctx)`` (a plugin rule). Each item has
+        its own try block, so one failing criterion never hides another; no call per
+        criterion on the hot path."""
+        name = f"_fused{self.count}"
+        self.count += 1
+        lines = [f"def {name}(f, d, ctx, out):"]
+        bound: dict[str, Any] = {}
+        for i, item in enumerate(items):
+            if isinstance(item, CompiledExpression) and item._batch is self and item.body:
+                code = item.body
+            else:
+                ref = f"_{name}_r{i}"
+                bound[ref] = item
+                code = f"{ref}(f, d, ctx)"
+            lines += ["    try:", f"        out[{i}] = {code}", "    except Exception as _exc:",
+                      f"        out[{i}] = _Failure(_exc)"]
+        if not items:
+            lines.append("    pass")
+        holder = CompiledExpression(text="<fused>", source="\n".join(lines), _batch=self)
+        self.pending.append((holder, name, bound))
+        self.flush()
+        assert holder._fn is not None
+        return holder._fn
 
     def flush(self) -> None:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
-        namespace: dict[str, Any] = dict(RUNTIME_GLOBALS)
+        namespace = self.namespace
         for _expr, _name, bound in pending:
             namespace.update(bound)
         source = "\n\n".join(expr.source for expr, _name, _bound in pending)

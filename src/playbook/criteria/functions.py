@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from .compiler import FunctionSpec
-from .runtime import EvalContext, MissingValue, as_sequence, type_name
+from .runtime import MISSING, EvalContext, MissingValue, as_sequence, type_name
 
 
 def to_date(value: Any) -> dt.date:
@@ -120,7 +120,7 @@ def fn_number(value: Any) -> float | int:
 
 def fn_coalesce(*values: Any) -> Any:
     for v in values:
-        if v is not None:
+        if v is not None and v is not MISSING:
             return v
     raise MissingValue("all values are null")
 
@@ -139,5 +139,6 @@ CORE_FUNCTIONS: list[FunctionSpec] = [
     FunctionSpec("lower", fn_lower, description="text in lower case"),
     FunctionSpec("upper", fn_upper, description="text in upper case"),
     FunctionSpec("number", fn_number, description="a number from numeric text ('1,200.5')"),
-    FunctionSpec("coalesce", fn_coalesce, description="the first argument that is not null"),
+    FunctionSpec("coalesce", fn_coalesce, description="the first argument that is not null or missing",
+                 handles_missing=True),
 ]
