@@ -149,7 +149,7 @@ def resolve(nodes: list[Node] | str, path: tuple[Any, ...]) -> Resolution:
     return Resolution(True)
 
 
-def _load_registered(value: Any) -> Any:
+def load_registered(value: Any) -> Any:
     if isinstance(value, (str, Path)):
         with open(value, encoding="utf-8") as fh:
             return json.load(fh)
@@ -164,7 +164,7 @@ class FactSchema:
         seen_core = False
         for name, (schema, _plugin) in sorted((registry.schemas or {}).items()):
             try:
-                loaded = _load_registered(schema)
+                loaded = load_registered(schema)
             except (OSError, ValueError):
                 continue
             if isinstance(loaded, dict):
@@ -173,7 +173,7 @@ class FactSchema:
         if not seen_core:
             core = load_schema("case")
             self.sources.insert(0, Node(core, core))
-        facts = {"type": "object", "properties": dict(pb.facts_schema)}
+        facts = {"type": "object", "properties": dict(pb.facts_schema), "additionalProperties": False}
         self.sources.append(Node(facts, facts))
         self.derived = derived_schema(pb)
 

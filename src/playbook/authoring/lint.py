@@ -160,26 +160,29 @@ class Linter:
             return False
 
     def check_ref(self, what: str, ref: Ref, loc: Location, before: dict[str, Any] | None) -> None:
-        if before is not None and ref.path[:1] == ("derived",) and not ref.item_only:
-            # a table sees only what was derived before it
-            if not resolve([Node(before, before)], ref.path[1:]).ok and self.facts.resolve_ref(ref).ok:
-                self.add("PB203", f"{what}: `{ref.dotted}` is computed after this table (or by it), so it is "
-                         "always missing here; move the table after the one it uses", loc)
-                return
+        # a table sees only what was derived before it
+        if before is not None and ref.path[:1] == ("derived",) and not ref.item_only \
+                and not resolve([Node(before, before)], ref.path[1:]).ok and self.facts.resolve_ref(ref).ok:
+            self.add("PB203", f"{what}: `{ref.dotted}` is computed after this table (or by it), so it is "
+                     "always missing here; move the table after the one it uses", loc)
+            return
         result = self.facts.resolve_ref(ref)
         if result.ok:
             return
         derived = ref.path[:1] == ("derived",) and not ref.item_only
-        prefix = ref.path[: result.failed_at + 1]
+        offset = 1 if derived and not ref.scopes else 0  # derived paths resolve below `derived`
+        prefix = ref.path[: result.failed_at + 1 + offset]
         shown = Ref(prefix, ref.scopes, ref.item_only).dotted
-        hint = suggest(ref.path[result.failed_at], result.known) if result.failed_at < len(ref.path) else ""
+        failed = result.failed_at + offset
+        hint = suggest(ref.path[failed], result.known) if failed < len(ref.path) else ""
         if derived:
             known = ", ".join(result.known) or "nothing"
             msg = (f"{what}: `{ref.dotted}` is not produced by the derive phase (`{shown}` undefined; "
                    f"defined there: {known})")
             self.add("PB202", msg + (f"; {hint}" if hint else ""), loc)
             return
-        where = "the list item or the case" if ref.scopes else "the case"
+        where = (f"an item of `{ref.scopes[-1].dotted}` or the case" if ref.scopes and not ref.item_only
+                 else f"an item of `{ref.scopes[-1].dotted}`" if ref.scopes else "the case")
         msg = f"{what}: fact `{ref.dotted}` is not defined for {where} (`{shown}` is not in the case schema"
         if result.known:
             shown_keys = ", ".join(result.known[:12]) + (" …" if len(result.known) > 12 else "")
@@ -220,6 +223,10 @@ class Linter:
                          f"criteria and stage {stages[k + 1].id!r} has no required entry criteria, so every "
                          "case passes straight through (add a required exit criterion)", stages[k].location)
         last = stages[-1]
+        blocked = never(last.required_exit)
+        if blocked:
+            self.add("PB401", f"no case can ever complete the playbook: required exit criteria "
+                     f"{', '.join(blocked)} of the last stage {last.id!r} never pass", last.location)
         if open_(last.required_exit) and n > 1:
             self.add("PB402", f"last stage {last.id!r} has no required exit criteria: a case that reaches it "
                      "counts as complete at once (add the criterion that says the work is done)", last.location)

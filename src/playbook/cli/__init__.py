@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "plugins": "catalog:plugins_cmd",
     "check": "check:check_cmd",
     "test": "testcmd:test_cmd",
+    "run": "runmode:run_cmd", "status": "runmode:status_cmd", "history": "runmode:history_cmd",
+    "cases": "runmode:cases_cmd", "advance": "runmode:advance_cmd",
     "lint": "authoring:lint_cmd",
     "graph": "authoring:graph_cmd",
     "doc": "authoring:doc_cmd",
