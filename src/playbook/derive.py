@@ -248,7 +248,12 @@ def build_table(
     def compute(facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> Any:
         if for_each is None:
             return decide(facts, derived, ctx)
-        items = resolve_path(facts, derived, for_each)
+        try:
+            items = resolve_path(facts, derived, for_each)
+        except (KeyError, IndexError):  # the case has no such list: no items to decide
+            items = []
+        if items is None:
+            items = []
         if not isinstance(items, list):
             raise TypeError(f"{'.'.join(for_each)} is not a list")
         results = []

@@ -159,7 +159,10 @@ def _validate_params(schema: dict[str, Any] | None, params: dict[str, Any], owne
         from .schema import describe_error
 
         where = ".".join(str(p) for p in error.absolute_path)
-        loc = _locate_within(params, list(error.absolute_path), locs) or locs.obj(owner)
+        at = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):  # the unknown key's line
+            at += [k for k in error.instance if k not in (error.schema.get("properties") or {})][:1]
+        loc = _locate_within(params, at, locs) or locs.obj(owner)
         problems.append(Problem(f"{what}: `with{'.' + where if where else ''}`: {describe_error(error)}", loc))
     if not problems:
         vcache.remember(key)
