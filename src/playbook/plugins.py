@@ -124,9 +124,9 @@ class Registry:
             self.rules[name] = RuleSpec(name, func, schema, prepare, title, description, plugin)
 
     def register_function(self, plugin: str, name: str, func: Callable[..., Any], *, needs_context: bool = False,
-                          description: str = "") -> None:
+                          description: str = "", handles_missing: bool = False) -> None:
         if self._claim("function", self.functions, name, plugin):
-            self.functions[name] = FunctionSpec(name, func, needs_context, plugin, description)
+            self.functions[name] = FunctionSpec(name, func, needs_context, plugin, description, handles_missing)
 
     def register_action(self, plugin: str, name: str, func: Callable[..., Any], *, schema: dict[str, Any] | None = None,
                         prepare: Callable[..., Any] | None = None, title: Any = None, description: str = "") -> None:

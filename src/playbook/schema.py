@@ -92,7 +92,12 @@ def schema_problems(validator: Any, doc: SourceDoc, base_path: tuple[Any, ...] =
             if deepest is not None and list(deepest.absolute_path):
                 path = (*path, *deepest.absolute_path)
         label = f"{what}{_path_text(list(path))}"
-        problems.append(Problem(f"{label}: {describe_error(error)}", doc.locate(path)))
+        where = path
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # point at the (first) unknown key's line, not at the start of its mapping
+            extra = [k for k in error.instance if k not in (error.schema.get("properties") or {})]
+            where = (*path, extra[0]) if extra else path
+        problems.append(Problem(f"{label}: {describe_error(error)}", doc.locate(where)))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0) if p.location else (0, 0))
     return problems
 

@@ -14,7 +14,8 @@ def register_functions(register: Any) -> None:
     from ..criteria.functions import CORE_FUNCTIONS
 
     for spec in CORE_FUNCTIONS:
-        register(spec.name, spec.func, needs_context=spec.needs_context, description=spec.description)
+        register(spec.name, spec.func, needs_context=spec.needs_context, description=spec.description,
+                 handles_missing=spec.handles_missing)
 
 
 @hookimpl

@@ -371,7 +371,7 @@ class _Generator:
         t = self._temp()
         source = self.gen(args[0])
         guard = f"_MISSING if ({t} := {source}) is _MISSING else "
-        seq = f"_seq({t})"
+        seq = f"_seqn({t})" if self.scopes else f"_seq({t})"  # nested: charged to the outer form
         if len(args) == 1:
             return "(" + guard + {
                 "count": f"_len({seq})",
@@ -580,7 +580,7 @@ class CompileBatch:
                 ref = f"_{name}_r{i}"
                 bound[ref] = item
                 code = f"{ref}(f, d, ctx)"
-            lines += ["    try:", f"        out[{i}] = {code}", "    except Exception as _exc:",
+            lines += ["    try:", f"        out[{i}] = {code}", "    except _Exception as _exc:",
                       f"        out[{i}] = _Failure(_exc)"]
         if not items:
             lines.append("    pass")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 MAX_SEQUENCE = 10_000  # longest string or list an expression may build
 MAX_INT_BITS = 10_000  # largest integer an expression may build (~3,000 digits)
 MAX_EXPONENT = 1_000
+MAX_ITEM_VISITS = 1_000_000  # list items that nested count/any/all/sum… of one form may visit
 
 
 class ExpressionLimitError(ArithmeticError):
@@ -155,7 +157,46 @@ def type_name(value: Any) -> str:
 
 
 def _size(value: Any) -> int | None:
-    return len(value) if isinstance(value, (str, list, tuple)) else None
+    if isinstance(value, (list, tuple)):  # lists of lists: their items count too (`[[1]*n]*n`)
+        return _deep_size(value, MAX_SEQUENCE * 10)
+    return len(value) if isinstance(value, str) else None
+
+
+def _deep_size(value: Sequence[Any], budget: int) -> int:
+    """Items (and characters) in a list, its nested lists included (shared ones each time it
+    is referenced), counted only up to just past ``budget``."""
+    total, stack = 0, [value]
+    while stack and total <= budget:
+        seq = stack.pop()
+        total += len(seq)
+        if total <= budget:
+            for item in seq:
+                if isinstance(item, (list, tuple)):
+                    stack.append(item)
+                elif isinstance(item, str):
+                    total += len(item)
+    return total
+
+
+_visits = threading.local()
+
+
+def top_sequence(value: Any) -> Sequence[Any]:
+    """The list of an outermost count/any/all/sum…: starts its budget of item visits."""
+    seq = as_sequence(value)
+    _visits.left = MAX_ITEM_VISITS
+    return seq
+
+
+def nested_sequence(value: Any) -> Sequence[Any]:
+    """The list of a nested form, looped once per outer item: charged to the outer budget, so
+    that ``count(xs, count(xs, count(xs, …)))`` cannot run for hours."""
+    seq = as_sequence(value)
+    left = getattr(_visits, "left", MAX_ITEM_VISITS) - len(seq)
+    if left < 0:
+        raise ExpressionLimitError(f"nested lists visit more than {MAX_ITEM_VISITS} items")
+    _visits.left = left
+    return seq
 
 
 def safe_mul(a: Any, b: Any) -> Any:
@@ -232,7 +273,8 @@ RUNTIME_GLOBALS: dict[str, Any] = {
     "__builtins__": {},
     "_MISS": MISS,
     "_SKIP": SKIP,
-    "_seq": as_sequence,
+    "_seq": top_sequence,
+    "_seqn": nested_sequence,
     "_mul": safe_mul,
     "_pow": safe_pow,
     "_mod": safe_mod,
@@ -274,6 +316,7 @@ class Failure:
 
 
 RUNTIME_GLOBALS["_Failure"] = Failure
+RUNTIME_GLOBALS["_Exception"] = Exception  # the fused evaluator has no builtins
 
 
 @dataclass(frozen=True)
