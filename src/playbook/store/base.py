@@ -147,6 +147,11 @@ class StoreWriter(StoreReader):
     @abstractmethod
     def append_log(self, entry: LogEntry) -> None: ...
 
+    def append_logs(self, entries: list[LogEntry]) -> None:
+        """Append several entries in order (implementations may batch them)."""
+        for entry in entries:
+            self.append_log(entry)
+
     @abstractmethod
     def add_waiver(self, case_id: str, waiver: Waiver) -> None: ...
 

@@ -1,0 +1,281 @@
+"""Run orchestration: apply one event to one case, atomically.
+
+For each event, inside one exclusive store transaction: skip it if its (case, event id) is
+already recorded; load the case (or start it, pinned to the playbook given); check that the
+event applies to the case as it is now (else reject it with a reason -- never queue it);
+merge its facts; evaluate them with ``engine.evaluate`` (plus valid waivers, see gates.py) to
+decide which moves are approved; drive the case's durable_rules flowchart through those moves
+(stage actions fire on enter/exit); then write the event row, the new state, the transitions,
+waivers and fired actions. A crash before the commit leaves no trace, so re-running the same
+events converges on exactly the state of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine import CheckResult, evaluate
+from ..model import CompiledPlaybook
+from ..plugins import Registry
+from ..report import run_actions
+from ..store.base import (
+    ACTION,
+    CASE_STARTED,
+    CLOSED,
+    EVENT,
+    REJECTED,
+    TRANSITION,
+    WAIVER,
+    CaseRecord,
+    LogEntry,
+    Store,
+    StoreWriter,
+    Waiver,
+)
+from .events import ADVANCE, FACTS, Event, merge_facts
+from .flow import Chart, Hooks, Step
+from .gates import Gates, valid_waivers
+from .messages import Reason, rmsg
+from .snapshot import PlaybookCache
+
+APPLIED = "applied"
+REJECTED_STATUS = "rejected"
+DUPLICATE = "duplicate"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Applied:
+    """What one event did."""
+
+    event: Event
+    status: str  # applied | rejected | duplicate
+    reason: Reason | None = None
+    stage_before: str | None = None
+    stage_after: str | None = None
+    outcome: str | None = None
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    playbook: str | None = None  # "id@version" the case is pinned to
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        out: dict[str, Any] = {"case": self.event.case, "event": self.event.id, "line": self.event.line,
+                               "status": self.status, "stage_before": self.stage_before,
+                               "stage": self.stage_after, "outcome": self.outcome, "playbook": self.playbook,
+                               "transitions": self.transitions, "actions": self.actions, "errors": self.errors}
+        if self.reason is not None:
+            out["reason"] = self.reason.to_dict(lang)
+        return out
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: Reason):
+        self.reason = reason
+
+
+@dataclass
+class _Plan:
+    facts: dict[str, Any]
+    result: CheckResult
+    gates: Gates
+    steps: list[Step]
+    new_waivers: list[Waiver]
+    final: int | None
+    outcome: str | None
+
+
+class _Recorder(Hooks):
+    """Called by the flowchart's stage functions: fires actions, records transitions."""
+
+    def __init__(self, pb: CompiledPlaybook, plan: _Plan, lang: str):
+        self.pb = pb
+        self.plan = plan
+        self.lang = lang
+        self.transitions: list[dict[str, Any]] = []
+        self.actions: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+
+    def entered(self, stage: str, from_stage: str | None, via: str) -> None:
+        pb, result = self.pb, self.plan.result
+        to_index = pb.stage_index(stage)
+        from_index = pb.stage_index(from_stage) if from_stage else None
+        if to_index is None:
+            raise RuntimeError(f"flowchart entered unknown stage {stage!r}")
+        waived: list[str] = []
+        if via != "back":
+            if from_index is not None:
+                self.actions += run_actions(result, self.lang, self.errors, on=("exit",), stage_index=from_index)
+            waived = [pb.criteria[i].id for i in self.plan.gates.gate(from_index) if i in self.plan.gates.waived]
+        self.actions += run_actions(result, self.lang, self.errors, on=("enter",), stage_index=to_index)
+        self.transitions.append({"from": from_stage, "to": stage, "via": via, "waived": waived})
+
+    def closed(self, outcome: str, from_stage: str | None) -> None:
+        self.transitions.append({"from": from_stage, "to": None, "via": "outcome", "outcome": outcome, "waived": []})
+
+
+class Runner:
+    """Applies events to cases in ``store``. ``playbook`` starts new cases (pinned to it)."""
+
+    def __init__(self, store: Store, registry: Registry, *, playbook: CompiledPlaybook | None = None,
+                 today: dt.date | None = None, lang: str = "en"):
+        self.store = store
+        self.registry = registry
+        self.playbook = playbook
+        self.today = today
+        self.lang = lang
+        self.cache = PlaybookCache(registry)
+        self._stored_hashes: set[str] = set()
+
+    # -- public -----------------------------------------------------------------------------
+    def apply(self, event: Event) -> Applied:
+        with self.store.write() as w:
+            if w.has_event(event.case, event.id):
+                return Applied(event, DUPLICATE)
+            case = w.get_case(event.case)
+            try:
+                case, is_new = self._case_for(w, event, case)
+                pb = self.cache.get(case.playbook_hash, w)
+                waivers = w.waivers(case.case_id) if not is_new else []
+                today = self.today or event.date or dt.date.today()
+                plan = self._decide(pb, case, event, waivers, today)
+            except _Rejected as rejected:
+                self._record_rejection(w, event, case, rejected.reason)
+                return Applied(event, REJECTED_STATUS, rejected.reason, stage_before=case.stage if case else None,
+                               stage_after=case.stage if case else None,
+                               playbook=f"{case.playbook_id}@{case.playbook_version}" if case else None)
+            recorder = _Recorder(pb, plan, self.lang)
+            Chart.for_playbook(pb, case.playbook_hash).drive(case.stage, plan.steps, recorder)
+            return self._persist(w, event, case, is_new, plan, recorder)
+
+    # -- deciding ---------------------------------------------------------------------------
+    def _case_for(self, w: StoreWriter, event: Event, case: CaseRecord | None) -> tuple[CaseRecord, bool]:
+        if case is not None:
+            if self.playbook is not None and case.playbook_id != self.playbook.id:
+                raise _Rejected(Reason("other_playbook", {"case": case.case_id, "case_playbook": case.playbook_id,
+                                                          "playbook": self.playbook.id}))
+            return case, False
+        if self.playbook is None:
+            raise _Rejected(Reason("unknown_case", {"case": event.case}))
+        snap = self.cache.snapshot(self.playbook)
+        if snap.hash not in self._stored_hashes:
+            w.put_playbook(snap)
+            self._stored_hashes.add(snap.hash)
+        return CaseRecord(case_id=event.case, playbook_id=snap.playbook_id, playbook_version=snap.version,
+                          playbook_hash=snap.hash, stage=None, stage_since=None, facts={}), True
+
+    def _decide(self, pb: CompiledPlaybook, case: CaseRecord, event: Event, waivers: list[Waiver],
+                today: dt.date) -> _Plan:
+        if case.status == CLOSED:
+            raise _Rejected(Reason("closed", {"outcome": case.outcome}))
+        if event.stage is not None and event.stage != case.stage:
+            raise _Rejected(Reason("wrong_stage", {"expected": event.stage,
+                                                   "actual": case.stage or rmsg("not_entered", "en")}))
+        new_waivers = [self._waiver(pb, w, event, today) for w in event.waive]
+        facts = merge_facts(case.facts, event.facts) if event.type == FACTS and event.facts else case.facts
+        result = evaluate(pb, facts, today=today, stage=case.stage, case_id=case.case_id)
+        gates = Gates.of(result, valid_waivers([*waivers, *new_waivers], today))
+        current = pb.stage_index(case.stage) if case.stage else None
+        ids = [s.id for s in pb.stages]
+        steps: list[Step] = []
+        if event.type == ADVANCE:
+            target = pb.stage_index(event.to or "")
+            if target is None:
+                raise _Rejected(Reason("unknown_stage", {"stage": event.to, "stages": ", ".join(ids)}))
+            if current is None or target > current:
+                blocking = gates.blocking(current, target)
+                if blocking:
+                    raise _Rejected(Reason("blocked", {"to": event.to,
+                                                       "criteria": ", ".join(pb.criteria[i].id for i in blocking)}))
+                first = 0 if current is None else current + 1
+                steps = [Step(ids[s], via="manual") for s in range(first, target + 1)]
+            elif target < current:
+                if not event.reason:
+                    raise _Rejected(Reason("back_needs_reason", {"to": event.to}))
+                steps = [Step(ids[target], via="back")]
+            final: int | None = target
+        else:  # facts, waive: advance as far as the gates are open
+            final = gates.reach(current)
+            first = 0 if current is None else current + 1
+            if final is not None:
+                steps = [Step(ids[s]) for s in range(first, final + 1)]
+        if final != current and any(o.from_stages is not None for o in pb.outcomes):
+            # outcomes limited to some stages: ask the evaluator again for the stage reached
+            outcome = evaluate(pb, facts, today=today, stage=ids[final] if final is not None else None,
+                               ctx=result.ctx).outcome
+        else:
+            outcome = result.outcome
+        if outcome is not None:
+            steps.append(Step(outcome, close=True))
+        return _Plan(facts, result, gates, steps, new_waivers, final, outcome)
+
+    @staticmethod
+    def _waiver(pb: CompiledPlaybook, raw: Any, event: Event, today: dt.date) -> Waiver:
+        criterion = pb.criterion(raw.criterion)
+        if criterion is None:
+            raise _Rejected(Reason("unknown_criterion", {"criterion": raw.criterion, "playbook": pb.id}))
+        if not criterion.required:
+            raise _Rejected(Reason("not_required", {"criterion": raw.criterion}))
+        if raw.until < today.isoformat():
+            raise _Rejected(Reason("waiver_expired", {"criterion": raw.criterion, "until": raw.until,
+                                                      "today": today.isoformat()}))
+        return Waiver(criterion=raw.criterion, reason=raw.reason, approver=raw.approver, until=raw.until,
+                      at=event.at, actor=event.actor, event_id=event.id)
+
+    # -- recording --------------------------------------------------------------------------
+    def _record_rejection(self, w: StoreWriter, event: Event, case: CaseRecord | None, reason: Reason) -> None:
+        w.record_event(event.case, event.id, type=event.type, at=event.at, actor=event.actor,
+                       status=REJECTED_STATUS, reason=reason.text("en"), payload=event.payload())
+        w.append_log(LogEntry(case_id=event.case, kind=REJECTED, event_id=event.id, at=event.at, actor=event.actor,
+                              from_stage=case.stage if case else None, reason=reason.text("en"),
+                              data={"code": reason.code, "params": reason.params, "event": event.payload()}))
+
+    def _persist(self, w: StoreWriter, event: Event, case: CaseRecord, is_new: bool, plan: _Plan,
+                 recorder: _Recorder) -> Applied:
+        at = event.at or now_iso()
+        before = case.stage
+        w.record_event(case.case_id, event.id, type=event.type, at=event.at, actor=event.actor, status=APPLIED,
+                       reason=event.reason, payload=event.payload())
+        log: list[LogEntry] = []
+        if is_new:
+            log.append(LogEntry(case_id=case.case_id, kind=CASE_STARTED, event_id=event.id, at=at, actor=event.actor,
+                                  data={"playbook": case.playbook_id, "version": case.playbook_version,
+                                        "hash": case.playbook_hash}))
+        log.append(LogEntry(case_id=case.case_id, kind=EVENT, event_id=event.id, at=at, actor=event.actor,
+                              from_stage=before, reason=event.reason, data=event.payload()))
+        for waiver in plan.new_waivers:
+            w.add_waiver(case.case_id, waiver)
+            log.append(LogEntry(case_id=case.case_id, kind=WAIVER, event_id=event.id, at=at, actor=event.actor,
+                                  reason=waiver.reason, data=waiver.to_dict()))
+        why = event.reason
+        for t in recorder.transitions:
+            reason = why if t["via"] in ("manual", "back") else (why or "gate passed")
+            data = {"via": t["via"]}
+            if t["waived"]:
+                data["waived"] = t["waived"]
+            if t.get("outcome"):
+                data["outcome"] = t["outcome"]
+            log.append(LogEntry(case_id=case.case_id, kind=TRANSITION, event_id=event.id, at=at, actor=event.actor,
+                                  from_stage=t["from"], to_stage=t["to"], reason=reason, data=data))
+        for entry in recorder.actions:
+            log.append(LogEntry(case_id=case.case_id, kind=ACTION, event_id=event.id, at=at, actor=event.actor,
+                                  to_stage=entry.get("stage"), data=entry))
+        w.append_logs(log)
+        final_stage = plan.result.playbook.stages[plan.final].id if plan.final is not None else None
+        case.facts = plan.facts
+        if final_stage != before:
+            case.stage = final_stage
+            case.stage_since = at
+        if plan.outcome is not None:
+            case.outcome = plan.outcome
+            case.status = CLOSED
+        case.events += 1
+        w.save_case(case)
+        return Applied(event, APPLIED, None, stage_before=before, stage_after=case.stage, outcome=plan.outcome,
+                       transitions=[{**t, "at": at} for t in recorder.transitions], actions=recorder.actions,
+                       errors=recorder.errors, playbook=f"{case.playbook_id}@{case.playbook_version}")

@@ -1,0 +1,210 @@
+"""The embedded SQLite store (the default).
+
+Concurrency and durability: the database runs in WAL mode; every write is one
+``BEGIN IMMEDIATE`` transaction (it takes the write lock up front, so two processes never
+read a case, both change it and lose one change) and waits up to ``busy_timeout`` seconds for
+another writer (polling, so that concurrent writers interleave instead of starving). ``synchronous=NORMAL`` keeps every committed transaction across a crash or a
+kill of the process (only a power loss may drop the last commits).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import PlaybookError, Problem
+from .base import (
+    CaseRecord,
+    DuplicateEvent,
+    LogEntry,
+    PlaybookSnapshot,
+    Store,
+    StoreWriter,
+    Waiver,
+)
+from .migrations import LATEST, current_version, migrate
+
+BUSY_TIMEOUT_S = 60.0
+SQLITE_BUSY_MS = 2
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class _SQLiteAccess(StoreWriter):
+    """Reads and writes on one connection (writes only happen inside ``SQLiteStore.write``)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    # -- reads --------------------------------------------------------------------------
+    @staticmethod
+    def _case(row: sqlite3.Row) -> CaseRecord:
+        return CaseRecord(
+            case_id=row["case_id"], playbook_id=row["playbook_id"], playbook_version=row["playbook_version"],
+            playbook_hash=row["playbook_hash"], stage=row["stage"], stage_since=row["stage_since"],
+            facts=json.loads(row["facts"]), outcome=row["outcome"], status=row["status"],
+            created_at=row["created_at"], updated_at=row["updated_at"], events=row["events"],
+        )
+
+    def get_case(self, case_id: str) -> CaseRecord | None:
+        row = self.conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        return self._case(row) if row is not None else None
+
+    def iter_cases(self, playbook_id: str | None = None) -> Iterator[CaseRecord]:
+        if playbook_id is None:
+            cursor = self.conn.execute("SELECT * FROM cases ORDER BY case_id")
+        else:
+            cursor = self.conn.execute("SELECT * FROM cases WHERE playbook_id = ? ORDER BY case_id", (playbook_id,))
+        for row in cursor:
+            yield self._case(row)
+
+    def history(self, case_id: str) -> list[LogEntry]:
+        rows = self.conn.execute("SELECT * FROM log WHERE case_id = ? ORDER BY seq", (case_id,)).fetchall()
+        return [LogEntry(case_id=r["case_id"], kind=r["kind"], event_id=r["event_id"], at=r["at"], actor=r["actor"],
+                         from_stage=r["from_stage"], to_stage=r["to_stage"], reason=r["reason"],
+                         data=json.loads(r["data"]) if r["data"] else {}, seq=r["seq"]) for r in rows]
+
+    def waivers(self, case_id: str) -> list[Waiver]:
+        rows = self.conn.execute("SELECT * FROM waivers WHERE case_id = ? ORDER BY id", (case_id,)).fetchall()
+        return [Waiver(criterion=r["criterion"], reason=r["reason"], approver=r["approver"], until=r["until"],
+                       at=r["at"], actor=r["actor"], event_id=r["event_id"]) for r in rows]
+
+    def get_playbook(self, playbook_hash: str) -> PlaybookSnapshot | None:
+        row = self.conn.execute("SELECT * FROM playbooks WHERE hash = ?", (playbook_hash,)).fetchone()
+        if row is None:
+            return None
+        return PlaybookSnapshot(hash=row["hash"], playbook_id=row["playbook_id"], version=row["version"],
+                                document=json.loads(row["document"]), plugin=row["plugin"])
+
+    def has_event(self, case_id: str, event_id: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM events WHERE case_id = ? AND event_id = ?", (case_id, event_id))
+        return row.fetchone() is not None
+
+    # -- writes -------------------------------------------------------------------------
+    def put_playbook(self, snapshot: PlaybookSnapshot) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO playbooks (hash, playbook_id, version, plugin, document, stored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (snapshot.hash, snapshot.playbook_id, snapshot.version, snapshot.plugin, _dumps(snapshot.document), _now()))
+
+    def save_case(self, case: CaseRecord) -> None:
+        now = _now()
+        case.created_at = case.created_at or now
+        case.updated_at = now
+        self.conn.execute(
+            "INSERT INTO cases (case_id, playbook_id, playbook_version, playbook_hash, stage, stage_since, facts,"
+            " outcome, status, created_at, updated_at, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(case_id) DO UPDATE SET stage = excluded.stage, stage_since = excluded.stage_since,"
+            " facts = excluded.facts, outcome = excluded.outcome, status = excluded.status,"
+            " updated_at = excluded.updated_at, events = excluded.events",
+            (case.case_id, case.playbook_id, case.playbook_version, case.playbook_hash, case.stage, case.stage_since,
+             _dumps(case.facts), case.outcome, case.status, case.created_at, case.updated_at, case.events))
+
+    def record_event(self, case_id: str, event_id: str, *, type: str, at: str | None, actor: str | None,
+                     status: str, reason: str | None, payload: dict[str, Any]) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO events (case_id, event_id, type, at, actor, status, reason, payload, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, event_id, type, at, actor, status, reason, _dumps(payload), _now()))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateEvent(f"{case_id}/{event_id}") from exc
+
+    _LOG_SQL = ("INSERT INTO log (case_id, kind, event_id, at, actor, from_stage, to_stage, reason, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+    @staticmethod
+    def _log_row(entry: LogEntry) -> tuple[Any, ...]:
+        return (entry.case_id, entry.kind, entry.event_id, entry.at, entry.actor, entry.from_stage, entry.to_stage,
+                entry.reason, _dumps(entry.data) if entry.data else None)
+
+    def append_log(self, entry: LogEntry) -> None:
+        self.conn.execute(self._LOG_SQL, self._log_row(entry))
+
+    def append_logs(self, entries: list[LogEntry]) -> None:
+        self.conn.executemany(self._LOG_SQL, [self._log_row(e) for e in entries])
+
+    def add_waiver(self, case_id: str, waiver: Waiver) -> None:
+        self.conn.execute(
+            "INSERT INTO waivers (case_id, criterion, reason, approver, until, at, actor, event_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (case_id, waiver.criterion, waiver.reason, waiver.approver, waiver.until, waiver.at, waiver.actor,
+             waiver.event_id))
+
+
+class SQLiteStore(_SQLiteAccess, Store):
+    """A store in one SQLite file, created (with its directory) on first use."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S):
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.busy_timeout = busy_timeout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise PlaybookError([Problem(f"cannot open the store: {exc}", None,
+                                         f"{self.path}: give a writable path with --store or PLAYBOOK_STORE")]) from None
+        conn.row_factory = sqlite3.Row
+        super().__init__(conn)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")  # see _begin for writes
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if current_version(conn) != LATEST:
+                migrate(conn, self.location)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise PlaybookError([Problem(f"not a usable playbook store: {exc}", None,
+                                         f"{self.path}: point --store / PLAYBOOK_STORE at a playbook store "
+                                         "(a new file is created on first use)")]) from None
+
+    def schema_version(self) -> int:
+        return current_version(self.conn)
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, retried in short jittered sleeps rather than in SQLite's busy handler:
+        its growing sleeps let a busy writer re-take the lock between its transactions forever
+        (measured: a second process got no event in until the first had finished), while short
+        polls find the gap between two transactions of the other process."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise PlaybookError([Problem(
+                        f"the store stayed locked by another writer for {self.busy_timeout:.0f} s", None,
+                        f"{self.location}: try again when the other run has finished")]) from None
+                time.sleep(random.uniform(0.0002, 0.001))
+
+    @contextmanager
+    def write(self) -> Iterator[StoreWriter]:
+        self._begin()
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,361 @@
+"""Run mode's runtime: events, waivers over the evaluator's result, the durable_rules adapter
+and the runner -- all against real durable_rules and a real SQLite store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from playbook.engine import evaluate
+from playbook.errors import PlaybookError
+from playbook.runtime import flow
+from playbook.runtime.events import BadLine, Event, event_from_mapping, merge_facts, read_events
+from playbook.runtime.flow import Chart, Hooks, RunModeError, Step
+from playbook.runtime.gates import Gates, valid_waivers
+from playbook.runtime.runner import Runner
+from playbook.runtime.snapshot import snapshot_of
+from playbook.store import open_store
+from playbook.store.base import Waiver
+
+MINI = """
+id: mini-run
+version: {version}
+title: {{zh: 小流程, en: Mini run}}
+stages:
+  - id: qualify
+    title: {{zh: 资格, en: Qualify}}
+    max_days: 10
+    entry:
+      - id: has-account
+        title: {{zh: 有客户, en: Has account}}
+        when: "exists(account.name)"
+    exit:
+      - id: budget
+        title: {{zh: 预算, en: Budget}}
+        when: "opportunity.budget >= {budget}"
+        hint: {{zh: 确认预算, en: Confirm the budget}}
+      - id: champion
+        title: {{zh: 支持者, en: Champion}}
+        level: recommended
+        when: "opportunity.champion == true"
+    actions:
+      - id: greet
+        title: {{zh: 打招呼, en: Say hello}}
+        on: enter
+        do: task
+        with: {{text: {{zh: 拜访, en: Visit the account}}}}
+      - id: handover
+        title: {{zh: 交接, en: Hand over}}
+        on: exit
+        do: task
+        with: {{text: {{zh: 交接, en: Hand over to presales}}}}
+  - id: propose
+    title: {{zh: 方案, en: Propose}}
+    max_days: 5
+    entry:
+      - id: need-known
+        title: {{zh: 需求明确, en: Need known}}
+        when: "opportunity.need == true"
+    exit:
+      - id: proposal-sent
+        title: {{zh: 方案已发, en: Proposal sent}}
+        when: "opportunity.proposal == true"
+    actions:
+      - id: write-proposal
+        title: {{zh: 写方案, en: Write the proposal}}
+        on: enter
+        do: task
+        with: {{text: {{zh: 写方案, en: Write it}}}}
+  - id: close
+    title: {{zh: 成交, en: Close}}
+    entry:
+      - id: accepted
+        title: {{zh: 已接受, en: Accepted}}
+        when: "opportunity.accepted == true"
+outcomes:
+  - id: lost
+    kind: lost
+    title: {{zh: 丢单, en: Lost}}
+    when: "opportunity.status == 'lost'"
+"""
+
+
+def mini(version: int = 1, budget: int = 100) -> str:
+    return MINI.format(version=version, budget=budget)
+
+
+@pytest.fixture
+def pb(load_yaml: Callable[..., Any]) -> Any:
+    return load_yaml(mini())
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    with open_store(str(tmp_path / "store.sqlite")) as s:
+        yield s
+
+
+def ev(case: str, eid: str, etype: str = "facts", **fields: Any) -> Event:
+    return event_from_mapping({"case": case, "id": eid, "type": etype, "at": "2026-03-01", **fields})
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def test_bad_lines_are_reported_with_their_number_and_the_rest_parses() -> None:
+    lines = [
+        '{"case": "a", "id": "1", "type": "facts", "facts": {"x": 1}}',
+        "",
+        "# a comment",
+        "{not json",
+        '{"case": "a", "id": "2", "type": "teleport"}',
+        '{"case": "a", "type": "facts", "facts": {}}',
+        '{"case": "a", "id": "3", "type": "facts", "facts": {"stage": "close"}}',
+        '{"case": "a", "id": "4", "type": "facts", "facts": {}, "colour": "red"}',
+        '{"case": "a", "id": "5", "type": "waive", "waive": {"criterion": "c", "reason": "r", "approver": "b"}}',
+        '{"case": "a", "id": "6", "at": "yesterday", "facts": {}}',
+        '[1, 2]',
+        '{"case": "a", "id": "7", "type": "advance", "to": "propose", "waive": [{"criterion": "budget", '
+        '"reason": "r", "approver": "b", "until": "2026-12-31"}]}',
+    ]
+    items = list(read_events(lines, "ev.jsonl"))
+    bad = {i.line: i.message for i in items if isinstance(i, BadLine)}
+    good = [i for i in items if not isinstance(i, BadLine)]
+    assert [e.id for e in good] == ["1", "7"] and good[0].line == 1 and good[1].line == 12
+    assert good[1].waive[0].until == "2026-12-31"
+    assert set(bad) == {4, 5, 6, 7, 8, 9, 10, 11}
+    assert "not valid JSON" in bad[4]
+    assert "unknown event type 'teleport'" in bad[5]
+    assert "`id` is required" in bad[6]
+    assert "may not set stage" in bad[7]
+    assert "unknown field(s)" in bad[8] and "colour" in bad[8]
+    assert "`until` must be a date" in bad[9]
+    assert "`at` must be an ISO date" in bad[10]
+    assert "JSON object" in bad[11]
+    assert str(items[1]).startswith("ev.jsonl:4: not valid JSON")
+
+
+def test_facts_merge_as_json_merge_patch() -> None:
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1, "keep": True}
+    patch = {"a": {"b": 2, "c": [3]}, "d": None, "e": {"f": 1}}
+    assert merge_facts(base, patch) == {"a": {"b": 2, "c": [3]}, "keep": True, "e": {"f": 1}}
+    assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 1, "keep": True}  # not modified
+
+
+# -- gates and waivers -------------------------------------------------------------------------
+
+
+def test_gates_without_waivers_agree_with_the_evaluator(pb: Any) -> None:
+    for facts in ({}, {"account": {"name": "A"}}, {"account": {"name": "A"}, "opportunity": {"budget": 500}},
+                  {"account": {"name": "A"}, "opportunity": {"budget": 500, "need": True, "proposal": True}},
+                  {"account": {"name": "A"}, "opportunity": {"budget": 5, "need": True, "proposal": True,
+                                                             "accepted": True}}):
+        result = evaluate(pb, facts, today=dt.date(2026, 3, 1))
+        gates = Gates.of(result)
+        assert gates.reach(None) == (result.inferred if result.entered else None), facts
+        assert gates.ready(result.current) == result.ready, facts
+
+
+def test_a_valid_waiver_counts_as_passed_and_an_expired_one_does_not(pb: Any) -> None:
+    facts = {"account": {"name": "A"}, "opportunity": {"budget": 5, "need": True}}
+    result = evaluate(pb, facts, today=dt.date(2026, 3, 1))
+    waiver = Waiver(criterion="budget", reason="strategic", approver="boss", until="2026-03-01")
+    recommended = Waiver(criterion="champion", reason="x", approver="boss", until="2026-12-31")
+    assert Gates.of(result).reach(None) == 0
+    gates = Gates.of(result, valid_waivers([waiver, recommended], dt.date(2026, 3, 1)))
+    assert gates.reach(None) == 1 and [pb.criteria[i].id for i in gates.waived] == ["budget"]
+    assert Gates.of(result, valid_waivers([waiver], dt.date(2026, 3, 2))).reach(None) == 0
+    assert result.passed[pb.criterion("budget").index] is False  # the evaluator's result is untouched
+
+
+# -- the durable_rules adapter -------------------------------------------------------------------
+
+
+class Recording(Hooks):
+    def __init__(self, fail_on: str | None = None):
+        self.seen: list[tuple[str, str | None, str]] = []
+        self.fail_on = fail_on
+
+    def entered(self, stage: str, from_stage: str | None, via: str) -> None:
+        if stage == self.fail_on:
+            raise ValueError(f"action blew up in {stage}")
+        self.seen.append((stage, from_stage, via))
+
+    def closed(self, outcome: str, from_stage: str | None) -> None:
+        self.seen.append(("$end:" + outcome, from_stage, "outcome"))
+
+
+def test_the_flowchart_moves_a_case_and_releases_its_session(pb: Any) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    assert Chart.for_playbook(pb, snapshot_of(pb).hash) is chart  # registered once per process
+    hooks = Recording()
+    chart.drive("qualify", [Step("propose"), Step("close"), Step("lost", close=True)], hooks)
+    assert hooks.seen == [("propose", "qualify", "gate"), ("close", "propose", "gate"), ("$end:lost", "close", "outcome")]
+    assert flow.live_sessions() == 0
+
+
+def test_exceptions_swallowed_by_durable_rules_are_raised_as_ours(pb: Any) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    with pytest.raises(RunModeError, match="action blew up in propose"):
+        chart.drive("qualify", [Step("propose")], Recording(fail_on="propose"))
+    assert flow.live_sessions() == 0
+    hooks = Recording()  # the host still works afterwards
+    chart.drive(None, [Step("qualify")], hooks)
+    assert hooks.seen == [("qualify", None, "gate")]
+
+
+def test_a_move_the_flowchart_cannot_make_is_an_error_not_a_queued_message(pb: Any) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    hooks = Recording()
+    with pytest.raises(RunModeError, match="would have queued"):
+        chart.drive("propose", [Step("propose")], hooks)  # no transition from a stage to itself
+    # the session was discarded: the next drive starts clean and the stale message never fires
+    chart.drive("qualify", [Step("propose")], hooks)
+    assert hooks.seen == [("propose", "qualify", "gate")]
+
+
+def test_more_sessions_than_the_durable_rules_cap_in_one_process(pb: Any) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    hooks = Recording()
+    for _ in range(1500):  # durable_rules caps a ruleset at 1024 live sessions
+        chart.drive("qualify", [Step("propose")], hooks)
+    assert len(hooks.seen) == 1500 and flow.live_sessions() == 0
+
+
+# -- the runner ----------------------------------------------------------------------------------
+
+
+def test_facts_advance_the_case_through_open_gates_firing_actions(pb: Any, store: Any, registry: Any) -> None:
+    runner = Runner(store, registry, playbook=pb)
+    out = runner.apply(ev("acme", "e1", facts={"account": {"name": "Acme"}}))
+    assert (out.status, out.stage_before, out.stage_after) == ("applied", None, "qualify")
+    assert [a["id"] for a in out.actions] == ["greet"]
+    out = runner.apply(ev("acme", "e2", facts={"opportunity": {"budget": 200, "need": True}}))
+    assert out.stage_after == "propose"
+    assert [(a["stage"], a["on"], a["id"]) for a in out.actions] == [
+        ("qualify", "exit", "handover"), ("propose", "enter", "write-proposal")]
+    assert out.actions[1]["output"] == {"text": "Write it"}
+    out = runner.apply(ev("acme", "e3", facts={"opportunity": {"proposal": True}}))
+    assert out.stage_after == "propose" and out.transitions == []  # close's entry gate still shut
+    case = store.get_case("acme")
+    assert case.facts == {"account": {"name": "Acme"}, "opportunity": {"budget": 200, "need": True, "proposal": True}}
+    assert case.stage == "propose" and case.events == 3
+    kinds = [e.kind for e in store.history("acme")]
+    assert kinds == ["case-started", "event", "transition", "action", "event", "transition", "action", "action", "event"]
+    transition = [e for e in store.history("acme") if e.kind == "transition"][1]
+    assert (transition.from_stage, transition.to_stage, transition.at, transition.reason) == (
+        "qualify", "propose", "2026-03-01", "gate passed")
+
+
+def test_the_same_event_twice_changes_nothing(pb: Any, store: Any, registry: Any) -> None:
+    runner = Runner(store, registry, playbook=pb)
+    event = ev("acme", "e1", facts={"account": {"name": "Acme"}})
+    assert runner.apply(event).status == "applied"
+    log_before = [e.to_dict() for e in store.history("acme")]
+    assert runner.apply(event).status == "duplicate"
+    assert [e.to_dict() for e in store.history("acme")] == log_before and store.get_case("acme").events == 1
+
+
+def test_an_event_for_another_stage_is_rejected_recorded_and_never_fires_later(pb: Any, store: Any,
+                                                                               registry: Any) -> None:
+    runner = Runner(store, registry, playbook=pb)
+    runner.apply(ev("acme", "e1", facts={"account": {"name": "Acme"}}))
+    out = runner.apply(ev("acme", "e2", stage="propose", facts={"opportunity": {"budget": 500, "need": True}}))
+    assert out.status == "rejected" and out.reason.code == "wrong_stage"
+    assert "the case is in qualify" in out.reason.text("en")
+    blocked = runner.apply(ev("acme", "e3", "advance", to="close"))
+    assert blocked.status == "rejected" and blocked.reason.code == "blocked"
+    assert "budget" in blocked.reason.params["criteria"]
+    case = store.get_case("acme")
+    assert case.stage == "qualify" and "opportunity" not in case.facts
+    # the rejected advance to `close` must not fire once the gates open: only open gates move
+    out = runner.apply(ev("acme", "e4", facts={"opportunity": {"budget": 500, "need": True}}))
+    assert out.stage_after == "propose"
+    rejected = [e for e in store.history("acme") if e.kind == "rejected"]
+    assert [(e.event_id, e.data["code"]) for e in rejected] == [("e2", "wrong_stage"), ("e3", "blocked")]
+    assert store.has_event("acme", "e2")  # recorded: re-running it stays a no-op
+
+
+def test_advance_with_a_waiver_back_moves_and_their_rules(pb: Any, store: Any, registry: Any) -> None:
+    runner = Runner(store, registry, playbook=pb)
+    runner.apply(ev("acme", "e1", facts={"account": {"name": "Acme"}, "opportunity": {"need": True}}))
+    waiver = {"criterion": "budget", "reason": "strategic logo", "approver": "director", "until": "2026-06-30"}
+    out = runner.apply(ev("acme", "e2", "advance", to="propose", actor="wang", waive=[waiver], reason="go"))
+    assert out.status == "applied" and out.stage_after == "propose"
+    assert out.transitions[0]["via"] == "manual" and out.transitions[0]["waived"] == ["budget"]
+    assert [w.approver for w in store.waivers("acme")] == ["director"]
+    bad = {"criterion": "champion", "reason": "x", "approver": "y", "until": "2026-06-30"}
+    assert runner.apply(ev("acme", "e3", "waive", waive=bad)).reason.code == "not_required"
+    gone = {"criterion": "nope", "reason": "x", "approver": "y", "until": "2026-06-30"}
+    assert runner.apply(ev("acme", "e4", "waive", waive=gone)).reason.code == "unknown_criterion"
+    old = {"criterion": "budget", "reason": "x", "approver": "y", "until": "2026-01-01"}
+    assert runner.apply(ev("acme", "e5", "waive", waive=old)).reason.code == "waiver_expired"
+    assert runner.apply(ev("acme", "e6", "advance", to="qualify")).reason.code == "back_needs_reason"
+    back = runner.apply(ev("acme", "e7", "advance", to="qualify", reason="customer re-opened the budget"))
+    assert back.stage_after == "qualify" and back.transitions[0]["via"] == "back"
+    assert [a["id"] for a in back.actions] == ["greet"]  # entering again; no exit actions when moving back
+    t = [e for e in store.history("acme") if e.kind == "transition"][-1]
+    assert (t.from_stage, t.to_stage, t.reason) == ("propose", "qualify", "customer re-opened the budget")
+    # the waiver still holds, so the next facts event goes through the budget gate again
+    assert runner.apply(ev("acme", "e8", facts={"note": 1})).stage_after == "propose"
+
+
+def test_an_outcome_closes_the_case_and_later_events_are_rejected(pb: Any, store: Any, registry: Any) -> None:
+    runner = Runner(store, registry, playbook=pb)
+    out = runner.apply(ev("acme", "e1", facts={"account": {"name": "A"}, "opportunity": {"status": "lost"}}))
+    assert out.outcome == "lost" and out.transitions[-1] == {"from": "qualify", "to": None, "via": "outcome",
+                                                             "outcome": "lost", "waived": [], "at": "2026-03-01"}
+    case = store.get_case("acme")
+    assert (case.status, case.outcome, case.stage) == ("closed", "lost", "qualify")
+    out = runner.apply(ev("acme", "e2", facts={"opportunity": {"status": "open"}}))
+    assert out.status == "rejected" and out.reason.code == "closed"
+
+
+def test_cases_stay_pinned_to_the_playbook_version_they_started_on(write_file: Callable[..., Path],
+                                                                   store: Any, registry: Any) -> None:
+    from playbook.loader import load_playbook
+
+    v1 = load_playbook(write_file("mini.yaml", mini(1, budget=100)), registry=registry)
+    Runner(store, registry, playbook=v1).apply(ev("old", "e1", facts={"account": {"name": "A"}}))
+    v2 = load_playbook(write_file("mini2.yaml", mini(2, budget=1000)), registry=registry)
+    runner = Runner(store, registry, playbook=v2)
+    budget = {"opportunity": {"budget": 500, "need": True}}
+    assert runner.apply(ev("old", "e2", facts=budget)).stage_after == "propose"  # v1: budget >= 100
+    runner.apply(ev("new", "e1", facts={"account": {"name": "B"}}))
+    assert runner.apply(ev("new", "e2", facts=budget)).stage_after == "qualify"  # v2: budget >= 1000
+    assert (store.get_case("old").playbook_version, store.get_case("new").playbook_version) == (1, 2)
+    # a fresh process (empty caches) compiles the pinned version from the stored snapshot
+    fresh = Runner(store, registry)
+    assert fresh.cache.get(store.get_case("old").playbook_hash, store).version == 1
+
+
+def test_another_playbook_and_unknown_cases_are_rejected(pb: Any, store: Any, registry: Any,
+                                                        load_yaml: Callable[..., Any]) -> None:
+    Runner(store, registry, playbook=pb).apply(ev("acme", "e1", facts={"account": {"name": "A"}}))
+    other = load_yaml(mini().replace("id: mini-run", "id: other-run"), name="other.yaml")
+    out = Runner(store, registry, playbook=other).apply(ev("acme", "e2", facts={}))
+    assert out.reason.code == "other_playbook"
+    assert Runner(store, registry).apply(ev("ghost", "e1", facts={})).reason.code == "unknown_case"
+
+
+def test_durable_rules_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(flow, "_durable", None)
+    monkeypatch.setitem(sys.modules, "durable", None)  # what an import failure (Python 3.13) looks like
+    with pytest.raises(PlaybookError, match="run mode needs durable_rules") as info:
+        flow.load_durable()
+    assert "3.13" in str(info.value)
+
+
+def test_event_payload_round_trips() -> None:
+    raw = {"case": "a", "id": "1", "type": "advance", "to": "x", "at": "2026-03-01T10:00:00+08:00",
+           "waive": [{"criterion": "c", "reason": "r", "approver": "b", "until": "2026-12-31"}]}
+    event = event_from_mapping(raw)
+    assert event_from_mapping(json.loads(json.dumps(event.payload()))).payload() == event.payload()
+    assert event.date == dt.date(2026, 3, 1)

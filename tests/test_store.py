@@ -1,0 +1,141 @@
+"""The run-mode store: created on first use, schema-versioned, atomic, append-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from playbook.errors import PlaybookError
+from playbook.store import default_location, open_store, resolve_location
+from playbook.store.base import (
+    EVENT,
+    CaseRecord,
+    DuplicateEvent,
+    LogEntry,
+    PlaybookSnapshot,
+    Waiver,
+)
+from playbook.store.migrations import LATEST, MIGRATIONS, current_version, migrate
+
+
+def _snapshot() -> PlaybookSnapshot:
+    return PlaybookSnapshot(hash="h1", playbook_id="pb", version=1, document={"id": "pb", "version": 1})
+
+
+def _case(case_id: str = "acme") -> CaseRecord:
+    return CaseRecord(case_id=case_id, playbook_id="pb", playbook_version=1, playbook_hash="h1", stage="a",
+                      stage_since="2026-01-01", facts={"x": {"y": [1, 2]}, "名": "值"})
+
+
+def test_created_on_first_use_with_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "store.sqlite"
+    with open_store(str(path)) as store:
+        assert path.is_file()
+        assert store.schema_version() == LATEST
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"schema_version", "playbooks", "cases", "events", "log", "waivers"} <= tables
+    with open_store(str(path)) as store:  # reopening does not migrate again
+        rows = store.conn.execute("SELECT version FROM schema_version").fetchall()
+        assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS]
+
+
+def test_round_trip_of_a_case_its_log_and_waivers(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        with store.write() as w:
+            w.put_playbook(_snapshot())
+            w.put_playbook(_snapshot())  # idempotent
+            w.save_case(_case())
+            w.record_event("acme", "e1", type="facts", at="2026-01-01", actor="wang", status="applied", reason=None,
+                           payload={"facts": {"x": 1}})
+            w.append_log(LogEntry(case_id="acme", kind=EVENT, event_id="e1", at="2026-01-01", data={"k": "v"}))
+            w.add_waiver("acme", Waiver(criterion="c", reason="r", approver="boss", until="2026-12-31"))
+        case = store.get_case("acme")
+        assert case is not None and case.facts == {"x": {"y": [1, 2]}, "名": "值"} and case.stage == "a"
+        assert store.has_event("acme", "e1") and not store.has_event("acme", "e2")
+        assert [e.data for e in store.history("acme")] == [{"k": "v"}]
+        assert [w.approver for w in store.waivers("acme")] == ["boss"]
+        assert store.get_playbook("h1").document == {"id": "pb", "version": 1}
+        assert [c.case_id for c in store.iter_cases("pb")] == ["acme"] and list(store.iter_cases("other")) == []
+
+
+def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        with pytest.raises(RuntimeError), store.write() as w:
+            w.put_playbook(_snapshot())
+            w.save_case(_case())
+            w.record_event("acme", "e1", type="facts", at=None, actor=None, status="applied", reason=None,
+                           payload={})
+            raise RuntimeError("killed mid-event")
+        assert store.get_case("acme") is None and not store.has_event("acme", "e1")
+
+
+def test_an_event_id_is_recorded_once_per_case(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        with store.write() as w:
+            w.record_event("a", "e1", type="facts", at=None, actor=None, status="applied", reason=None, payload={})
+            w.record_event("b", "e1", type="facts", at=None, actor=None, status="applied", reason=None, payload={})
+        with pytest.raises(DuplicateEvent), store.write() as w:
+            w.record_event("a", "e1", type="facts", at=None, actor=None, status="applied", reason=None, payload={})
+
+
+def test_the_audit_log_and_waivers_are_append_only(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        with store.write() as w:
+            w.append_log(LogEntry(case_id="acme", kind=EVENT))
+            w.add_waiver("acme", Waiver(criterion="c", reason="r", approver="boss", until="2026-12-31"))
+        for sql in ("UPDATE log SET kind = 'x'", "DELETE FROM log", "UPDATE waivers SET until = '2099-01-01'",
+                    "DELETE FROM waivers"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                store.conn.execute(sql)
+
+
+def test_migrations_apply_only_the_missing_steps(tmp_path: Path) -> None:
+    conn = sqlite3.connect(str(tmp_path / "m.sqlite"), isolation_level=None)
+    steps = [(1, ["CREATE TABLE t (a INTEGER)"])]
+    assert migrate(conn, "m", steps) == 1
+    conn.execute("INSERT INTO t VALUES (1)")
+    steps.append((2, ["ALTER TABLE t ADD COLUMN b TEXT", "UPDATE t SET b = 'new'"]))
+    assert migrate(conn, "m", steps) == 2
+    assert conn.execute("SELECT a, b FROM t").fetchall() == [(1, "new")]
+    assert migrate(conn, "m", steps) == 2 and current_version(conn) == 2
+    with pytest.raises(PlaybookError, match="newer than this playbook release"):
+        migrate(conn, "m", steps[:1])
+
+
+def test_a_newer_store_or_a_non_store_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    open_store(str(path)).close()
+    conn = sqlite3.connect(str(path))
+    conn.execute("INSERT INTO schema_version VALUES (999, 'future')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(PlaybookError, match="schema version 999"):
+        open_store(str(path))
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(PlaybookError, match="not a usable playbook store"):
+        open_store(str(junk))
+
+
+def test_location_option_then_environment_then_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLAYBOOK_STORE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_location() == str(tmp_path / "xdg" / "playbook" / "store.sqlite")
+    assert resolve_location(None) == default_location()
+    monkeypatch.setenv("PLAYBOOK_STORE", str(tmp_path / "env.sqlite"))
+    assert resolve_location(None) == str(tmp_path / "env.sqlite")
+    assert resolve_location("given.sqlite") == "given.sqlite"
+    with open_store(f"sqlite://{tmp_path / 'url.sqlite'}") as store:
+        assert store.location == str(tmp_path / "url.sqlite")
+    monkeypatch.delenv("PLAYBOOK_STORE")
+    with open_store() as store:
+        assert Path(store.location).is_file() and store.location.startswith(str(tmp_path / "xdg"))
+
+
+def test_server_stores_are_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(PlaybookError, match="PostgreSQL stores are not available yet"):
+        open_store("postgresql://user@host/db")
+    with pytest.raises(PlaybookError, match="unknown store kind"):
+        open_store("mongodb://x")
