@@ -90,7 +90,7 @@ def schema_problems(validator: Any, doc: SourceDoc, base_path: tuple[Any, ...] =
 
             deepest = best_match(error.context)
             if deepest is not None and list(deepest.absolute_path):
-                path = (*path, *deepest.absolute_path)
+                path = (*base_path, *deepest.absolute_path)  # absolute: already includes error's path
         label = f"{what}{_path_text(list(path))}"
         where = path
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):

@@ -119,11 +119,15 @@ def parse_text(text: str, file: str, *, fmt: str | None = None) -> SourceDoc:
         fmt = "json" if file.lower().endswith(".json") else "yaml"
     if fmt == "json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise PlaybookError(
                 [Problem(f"malformed JSON: {exc.msg}", Location(file, exc.lineno, exc.colno))]
             ) from None
+        except _DuplicateKey as dup:  # as in YAML: never let the second value replace the first
+            parse_text(text, file, fmt="yaml")  # the YAML reader locates the duplicate key (raises)
+            raise PlaybookError(f"duplicate key {dup.args[0]!r} (the second value would silently replace "
+                                "the first)", Location(file)) from None
         try:
             positions = _compose_positions(text, file)
         except PlaybookError:
@@ -141,6 +145,19 @@ def parse_text(text: str, file: str, *, fmt: str | None = None) -> SourceDoc:
     finally:
         loader.dispose()
     return SourceDoc(data, file, builder.positions, builder.quoted, builder.blocks)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
 
 
 def _is_str_at(data: Any, path: JsonPath) -> bool:
