@@ -35,7 +35,12 @@ PLAYBOOK_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def looks_like_path(ref: str) -> bool:
-    return ref.endswith(PLAYBOOK_SUFFIXES) or os.sep in ref or "/" in ref or os.path.exists(ref)
+    """A file name (by suffix or separator) or an existing file; anything else is an id.
+
+    A folder that happens to be named like a playbook id (``examples/six-step-sales``) must not
+    shadow the installed playbook when the command runs next to it.
+    """
+    return ref.lower().endswith(PLAYBOOK_SUFFIXES) or os.sep in ref or "/" in ref or os.path.isfile(ref)
 
 
 def resolve_ref(ref: str | Path, registry: Registry) -> tuple[Path, str | None]:
@@ -108,7 +113,11 @@ def _read_validated(path: Path, *, relaxed: bool = False) -> SourceDoc:
     return doc
 
 
-def _load_document(path: Path, registry: Registry, locs: Locations, chain: tuple[str, ...]) -> dict[str, Any]:
+def _load_document(path: Path, registry: Registry, locs: Locations, chain: tuple[str, ...],
+                   files: tuple[Path, ...] = ()) -> dict[str, Any]:
+    here = path.resolve()
+    if here in files:
+        raise PlaybookError(f"extends cycle through {path}: {' -> '.join(str(f) for f in (*files, here))}")
     doc = _read_validated(path)
     locs.add_doc(doc)
     data = doc.data
@@ -119,11 +128,14 @@ def _load_document(path: Path, registry: Registry, locs: Locations, chain: tuple
                 [Problem(f"extends cycle: {' -> '.join((*chain, data['id'], base_id))}", doc.locate(("extends",)))]
             )
         try:
-            base_path, _ = resolve_ref(base_id, registry)
+            if looks_like_path(base_id):  # a file next to the child (relative to it)
+                base_path = (path.parent / base_id) if not os.path.isabs(base_id) else Path(base_id)
+            else:
+                base_path, _ = resolve_ref(base_id, registry)
         except PlaybookError as exc:
             raise PlaybookError([Problem(f"extends: {exc.problems[0].message}", doc.locate(("extends",)),
                                          exc.problems[0].hint)]) from None
-        base = _load_document(base_path, registry, locs, (*chain, data["id"]))
+        base = _load_document(base_path, registry, locs, (*chain, data["id"]), (*files, here))
         data = merge_playbook(base, data, locs)
         data.setdefault("_extends", [])
         data["_extends"] = [base_id, *base.get("_extends", [])]
@@ -217,6 +229,11 @@ class _Builder:
         paths: list[tuple[Any, ...]] = []
         guarded: list[tuple[Any, ...]] = []
         params = raw.get("with") or {}
+        if "when" not in raw and "rule" not in raw:
+            self.problems.append(Problem(
+                f"{what}: needs `when` (an expression) or `rule` (a plugin rule)", loc,
+                "a criterion without either is only allowed to patch an inherited one under `extends`"))
+            return None
         if "when" in raw:
             expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")
             if expr is None:

@@ -12,6 +12,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "missing_item": {"en": "missing field {path} in a list item", "zh": "列表项中缺少字段 {path}"},
     "null": {"en": "fact is empty (null): {path}", "zh": "事实为空（null）：{path}"},
     "type": {"en": "type mismatch: {detail}", "zh": "类型不匹配：{detail}"},
+    "empty": {"en": "nothing to evaluate: {detail}", "zh": "没有可计算的值：{detail}"},
     "limit": {"en": "expression exceeds its limits: {detail}", "zh": "表达式超出限制：{detail}"},
     "error": {"en": "could not be evaluated: {detail}", "zh": "无法计算：{detail}"},
     "skipped_gate": {

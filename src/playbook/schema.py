@@ -52,6 +52,8 @@ def describe_error(error: Any) -> str:
             if not keys & {"when", "rule", "remove"}:
                 return "a criterion needs `when` (an expression) or `rule` (a plugin rule)"
     kind = error.validator
+    if kind == "not" and isinstance(error.instance, dict) and {"when", "rule"} <= set(error.instance):
+        return "give either `when` or `rule`, not both"
     if kind == "oneOf" and isinstance(error.instance, dict) and set(error.instance) - {"zh", "en"}:
         extra = sorted(set(error.instance) - {"zh", "en"})
         return f"a text is a string or {{zh: …, en: …}}; unexpected key(s) {', '.join(map(repr, extra))}"

@@ -64,9 +64,29 @@ class _Builder:
         self.quoted: set[JsonPath] = set()
         self.blocks: set[JsonPath] = set()
         self.count = 0
+        self.built: set[int] = set()  # node ids already built (an alias re-uses a node)
+        self.sizes: dict[int, int] = {}  # node id -> values in its subtree (with re-use)
 
-    def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.count += 1
+    def _subtree_size(self, node: yaml.Node) -> int:
+        size = self.sizes.get(id(node))
+        if size is None:
+            size = 1
+            if isinstance(node, yaml.MappingNode):
+                size += sum(self._subtree_size(k) + self._subtree_size(v) for k, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                size += sum(self._subtree_size(item) for item in node.value)
+            self.sizes[id(node)] = size
+        return size
+
+    def build(self, node: yaml.Node, path: JsonPath, counted: bool = False) -> Any:
+        if not counted:
+            self.count += 1
+            if id(node) in self.built and not isinstance(node, yaml.ScalarNode):
+                # an alias re-used: count its whole expansion first, refuse a bomb before
+                # expanding it (its children are then not counted again)
+                self.count += self._subtree_size(node) - 1
+                counted = True
+        self.built.add(id(node))
         if self.count > MAX_NODES:
             raise PlaybookError(
                 f"document too large (more than {MAX_NODES} values; alias expansion?)",
@@ -93,10 +113,10 @@ class _Builder:
                         f"duplicate key {key!r} (the second value would silently replace the first)",
                         Location(self.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
                     )
-                result[key] = self.build(value_node, (*path, key))
+                result[key] = self.build(value_node, (*path, key), counted)
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return [self.build(item, (*path, i), counted) for i, item in enumerate(node.value)]
         if node.style in ("'", '"'):
             self.quoted.add(path)
         elif node.style in ("|", ">"):

@@ -51,7 +51,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PlaybookError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if (ctx.obj and ctx.obj.get("debug")) or os.environ.get("PLAYBOOK_DEBUG") == "1":
                 raise
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)

@@ -368,7 +368,7 @@ def diagnose(
     if isinstance(exc, MissingValue):
         if exc.path:
             return Diagnosis("missing", exc.path, "")
-        return Diagnosis("null", str(exc), "")
+        return Diagnosis("empty", None, str(exc))
     if isinstance(exc, KeyError):
         key = exc.args[0] if exc.args else "?"
         return Diagnosis("missing", str(key), "in a list item")

@@ -1,0 +1,103 @@
+"""Regressions for behaviour decided after review: partial overrides under `extends`, ids
+that share a name with a folder, PLAYBOOK_DEBUG inside commands, alias bombs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from playbook.errors import PlaybookError
+from playbook.loader import load_playbook
+from playbook.sourcefile import parse_text
+
+BASE = """
+id: base-method
+version: 1
+title: {zh: 基础, en: Base}
+stages:
+  - id: one
+    title: One
+    exit:
+      - id: budget
+        title: Budget confirmed
+        when: "opportunity.budget_confirmed"
+  - id: two
+    title: Two
+"""
+
+
+def test_a_child_can_patch_an_inherited_criterion_without_repeating_its_expression(write_file: Any) -> None:
+    write_file("base-method.yaml", BASE)
+    child = write_file("child.yaml", """
+        id: child-method
+        version: 1
+        title: Child
+        extends: base-method.yaml
+        stages:
+          - id: one
+            exit:
+              - {id: budget, level: recommended, title: Budget (advice only)}
+    """)
+    pb = load_playbook(child)
+    budget = pb.criterion("budget")
+    assert budget is not None
+    assert budget.level == "recommended" and budget.title == "Budget (advice only)"
+    assert budget.when == "opportunity.budget_confirmed"  # inherited, not lost
+
+
+def test_a_criterion_without_when_or_rule_is_a_located_error(write_file: Any) -> None:
+    path = write_file("bad.yaml", """
+        id: bad
+        version: 1
+        title: Bad
+        stages:
+          - id: one
+            exit:
+              - {id: nothing-to-check, title: Nothing}
+    """)
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(path)
+    problem = info.value.problems[0]
+    assert "needs `when`" in problem.message
+    assert problem.location is not None and problem.location.line == 7
+
+
+def test_an_installed_id_is_not_shadowed_by_a_folder_of_the_same_name(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       run_cli: Any) -> None:
+    (tmp_path / "six-step-sales").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("show", "six-step-sales")
+    assert result.exit_code == 0, result.stderr
+    assert "six-step-sales" in result.stdout
+
+
+def test_playbook_debug_shows_the_traceback_of_errors_inside_commands(run_subprocess: Any) -> None:
+    quiet = run_subprocess("show", "no-such-playbook")
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
+    loud = run_subprocess("show", "no-such-playbook", env={"PLAYBOOK_DEBUG": "1"})
+    assert loud.returncode != 0 and "Traceback" in loud.stderr and "PlaybookError" in loud.stderr
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    levels += [f"{c}: &{c} [" + ",".join([f"*{p}"] * 10) + "]" for p, c in zip("abcdefg", "bcdefgh", strict=True)]
+    started = time.perf_counter()
+    with pytest.raises(PlaybookError, match="too large"):
+        parse_text("\n".join(levels) + "\n", "bomb.yaml")
+    assert time.perf_counter() - started < 5  # refused up front, not after building millions
+
+
+def test_aliases_in_an_ordinary_document_still_expand() -> None:
+    doc = parse_text("base: &b {tier: core}\naccounts: [*b, *b]\n", "a.yaml")
+    assert doc.data["accounts"] == [{"tier": "core"}, {"tier": "core"}]
+
+
+def test_extends_by_file_path_detects_a_cycle_between_files(write_file: Any) -> None:
+    write_file("a.yaml", "id: first\nversion: 1\ntitle: A\nextends: b.yaml\nstages: [{id: s, title: S}]\n")
+    b = write_file("b.yaml", "id: second\nversion: 1\ntitle: B\nextends: a.yaml\nstages: [{id: s, title: S}]\n")
+    with pytest.raises(PlaybookError, match="cycle"):
+        load_playbook(b)
