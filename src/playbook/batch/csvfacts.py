@@ -178,7 +178,7 @@ class RowConverter:
 
     def __call__(self, row: list[str]) -> dict[str, Any]:
         facts: dict[str, Any] = {}
-        for (column, parts, convert), cell in zip(self.columns, row):
+        for (column, parts, convert), cell in zip(self.columns, row, strict=True):
             if cell == "" or cell.isspace():
                 continue
             try:
