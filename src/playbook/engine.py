@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import not_
 from typing import Any
 
 from .criteria.runtime import EvalContext, Failure
@@ -125,11 +127,11 @@ def evaluate(
                 results.append(criterion.fn(facts, derived, ctx))
             except Exception as exc:  # noqa: BLE001 - explained in the report, never a crash
                 results.append(Failure(exc))
-    passed = [bool(value) for value in results]
+    passed = list(map(bool, results))
 
     stages = pb.stages
     n = len(stages)
-    failed = {i for i, ok in enumerate(passed) if not ok}
+    failed = set(compress(range(len(passed)), map(not_, passed)))
     entry_ok = [failed.isdisjoint(s.required_entry) for s in stages]
     exit_ok = [failed.isdisjoint(s.required_exit) for s in stages]
     entered = entry_ok[0]

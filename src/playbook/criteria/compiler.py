@@ -142,6 +142,10 @@ class _Generator:
         self.guarded: list[tuple[Any, ...]] = []  # paths tested by exists(): optional facts
         self.scopes: list[str] = []  # item variables, innermost last
         self.temps = 0
+        self.nested_forms = False  # a nested count/any/… was generated inside the current form
+        self.lenient = False  # inside exists(): fields of non-mappings are absent, not errors
+        self.as_any = False  # `count(l, c) >= 1` is compiled as any(): it stops at the first match
+        self.negate_any = False  # `count(l, c) == 0` is compiled as not any()
 
     def fail(self, message: str, node: ast.AST | None) -> CriteriaSyntaxError:
         column = _column(self.text, node, self.lead) if node else None
@@ -213,6 +217,9 @@ class _Generator:
         raise self.fail(f"operator {_describe(node.op)} is not allowed", node)
 
     def gen_Compare(self, node: ast.Compare) -> str:
+        shortcut = self._count_shortcut(node)
+        if shortcut is not None:
+            return shortcut
         parts = [self.gen(node.left)]
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             symbol = _COMPARE.get(type(op))
@@ -227,10 +234,32 @@ class _Generator:
                 # membership must not turn a missing fact into a pass (`x not in list`)
                 if isinstance(comparator, (ast.List, ast.Tuple)):
                     right = "(" + right[1:-1] + ("," if len(comparator.elts) == 1 else "") + ")"
+                    if symbol == "in" and all(isinstance(e, ast.Constant) for e in comparator.elts):
+                        # MISSING equals nothing, so it is never found: no helper call needed
+                        return f"({parts[0]} in {right})"
                 helper = "_in" if symbol == "in" else "_nin"
                 return f"{helper}({parts[0]}, {right})"
             parts += [symbol, right]
         return "(" + " ".join(parts) + ")"
+
+    def _count_shortcut(self, node: ast.Compare) -> str | None:
+        """``count(l, c) >= 1`` / ``> 0`` -> any(); ``== 0`` / ``< 1`` -> not any(): same truth
+        value (and MISSING when the list is missing), but the scan stops at the first match."""
+        left = node.left
+        if not (len(node.ops) == 1 and isinstance(left, ast.Call) and isinstance(left.func, ast.Name)
+                and left.func.id == "count" and len(left.args) == 2 and not left.keywords):
+            return None
+        right = node.comparators[0]
+        if not (isinstance(right, ast.Constant) and type(right.value) is int):
+            return None
+        op, value = type(node.ops[0]), right.value
+        if (op is ast.GtE and value == 1) or (op is ast.Gt and value == 0):
+            self.as_any = True
+        elif (op is ast.Eq and value == 0) or (op is ast.Lt and value == 1):
+            self.negate_any = True
+        else:
+            return None
+        return self.gen(left)
 
     def gen_IfExp(self, node: ast.IfExp) -> str:
         t = self._temp()
@@ -282,7 +311,13 @@ class _Generator:
         code = base_code
         for kind, value in chain:
             if kind == "key" and isinstance(value, str):
-                code += f".get({value!r}, _MISSING)"
+                # A missing or null parent gives an empty mapping, so the field is MISSING
+                # (no exception on the hot path); a parent that is not a mapping is an error.
+                if self.lenient:  # inside exists(): a parent that is not a mapping -> absent
+                    t = self._temp()
+                    code = f"({t} if _type({t} := {code}) is _dict else _E).get({value!r}, _MISSING)"
+                else:
+                    code = f"({code} or _E).get({value!r}, _MISSING)"
                 if path is not None:
                     path = (*path, value)
             elif kind == "key":
@@ -311,9 +346,10 @@ class _Generator:
         if not self.scopes:
             return f"f.get({name!r}, _MISSING)", (name,)
         # Inside an item scope: the innermost item that has the key wins, then the case.
+        # (`.get` with the outer lookup as default: one C call per level, no branches.)
         code = "d" if name == "derived" else f"f.get({name!r}, _MISSING)"
-        for var in self.scopes:
-            code = f"({var}[{name!r}] if _type({var}) is _dict and {name!r} in {var} else {code})"
+        for var in self.scopes:  # items that are not mappings (texts, numbers) have no fields
+            code = f"({var}.get({name!r}, {code}) if _type({var}) is _dict else {code})"
         return code, None
 
     def gen_Call(self, node: ast.Call) -> str:
@@ -342,6 +378,10 @@ class _Generator:
             args.insert(0, "ctx")
         if spec.handles_missing or not node.args:
             return f"{fn}({', '.join(args)})"
+        if len(node.args) == 1:  # the common case, without the _call indirection
+            t = self._temp()
+            call_args = ", ".join([*(["ctx"] if spec.needs_context else []), t])
+            return f"(_MISSING if ({t} := {args[-1]}) is _MISSING else {fn}({call_args}))"
         # a missing argument makes the call's value missing (the function never sees it)
         return f"_call({fn}, {', '.join(args)})"
 
@@ -349,7 +389,11 @@ class _Generator:
         if len(node.args) != 1:
             raise self.fail("exists() takes one path", node)
         before = len(self.paths)
-        inner = self.gen(node.args[0])
+        lenient, self.lenient = self.lenient, True
+        try:
+            inner = self.gen(node.args[0])
+        finally:
+            self.lenient = lenient
         for path in self.paths[before:]:
             if path not in self.guarded:
                 self.guarded.append(path)
@@ -357,21 +401,25 @@ class _Generator:
             path = _static_path(node.args[0])
             if path is not None and path not in self.guarded:
                 self.guarded.append(path)
-        name = self._helper(
-            ["try:", f"    _v = {inner}", "except _MISS:", "    return False",
-             "return _v is not None and _v is not _MISSING"]
-        )
-        return f"{name}({self._params()})"
+        t = self._temp()
+        return f"(({t} := {inner}) is not _MISSING and {t} is not None)"
 
     def _item_form(self, name: str, node: ast.Call) -> str:
         args = node.args
         if not 1 <= len(args) <= 2 or (name in ("min_of", "max_of") and len(args) != 2):
             usage = f"{name}(list, condition)" if name in ("count", "any", "all") else f"{name}(list, expression)"
             raise self.fail(f"{name}() is used as {usage}", node)
+        as_any, negate_any = self.as_any, self.negate_any  # set by _count_shortcut for this call
+        self.as_any = self.negate_any = False
         t = self._temp()
         source = self.gen(args[0])
         guard = f"_MISSING if ({t} := {source}) is _MISSING else "
-        seq = f"_seqn({t})" if self.scopes else f"_seq({t})"  # nested: charged to the outer form
+        if self.scopes:  # nested: each pass is charged to the outermost form's visit budget
+            self.nested_forms = True
+            seq = f"_seqn({t})"
+        else:  # a list is used as is (no call); anything else goes through the checks
+            seq = f"({t} if _type({t}) is _list else _seq({t}))"
+            outer_nested, self.nested_forms = self.nested_forms, False
         if len(args) == 1:
             return "(" + guard + {
                 "count": f"_len({seq})",
@@ -382,13 +430,25 @@ class _Generator:
         if len(self.scopes) >= 5:
             raise self.fail("lists nested too deeply (at most 5 levels)", node)
         var = f"_i{len(self.scopes) + 1}"
+        top = not self.scopes
         self.scopes.append(var)
         try:
             body = self.gen(args[1])
+            if top:
+                if self.nested_forms:  # start this form's budget of nested item visits
+                    seq = f"_seq({t})"
+                self.nested_forms = outer_nested
             if name in ("count", "any", "all"):
-                helper = self._helper(
-                    ["try:", f"    return not not ({body})", "except _MISS:", "    return False"]
-                )
+                # Inlined into the loop (no call per item). A missing field gives MISSING, which
+                # is falsy: the item does not match. Items must be mappings to have fields.
+                cond = f"({body})"
+                if negate_any:
+                    return f"({guard}_not(_any({cond} for {var} in {seq})))"
+                if name == "count" and as_any:
+                    return f"({guard}_any({cond} for {var} in {seq}))"
+                if name == "count":
+                    return f"({guard}_sum(1 for {var} in {seq} if {cond}))"
+                return f"({guard}_{name}({cond} for {var} in {seq}))"
             else:
                 helper = self._helper(
                     ["try:", f"    _v = {body}", "except _MISS:", "    return _SKIP",

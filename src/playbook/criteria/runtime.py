@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 MAX_SEQUENCE = 10_000  # longest string or list an expression may build
@@ -287,6 +288,8 @@ RUNTIME_GLOBALS: dict[str, Any] = {
     "_agg_min": agg_min,
     "_agg_max": agg_max,
     "_dict": dict,
+    "_list": list,
+    "_E": MappingProxyType({}),
     "_type": type,
     "_None": None,
     "_MISSING": MISSING,
@@ -374,6 +377,9 @@ def diagnose(
         return Diagnosis("missing", str(key), "in a list item")
     if isinstance(exc, TypeError):
         return Diagnosis("type", None, _plain_type_error(exc))
+    if isinstance(exc, AttributeError) and "'get'" in str(exc):
+        return Diagnosis("type", None, "a field was read from something that is not a mapping "
+                                       "(list items and sections must be key: value mappings)")
     return Diagnosis("error", None, f"{type(exc).__name__}: {exc}")
 
 
