@@ -59,7 +59,7 @@ def state(store: Path) -> dict[str, Any]:
     try:
         cases = conn.execute("SELECT case_id, playbook_id, playbook_version, playbook_hash, stage, stage_since,"
                              " facts, outcome, status, events FROM cases ORDER BY case_id").fetchall()
-        events = conn.execute("SELECT case_id, event_id, type, at, actor, status, reason, payload FROM events"
+        events = conn.execute("SELECT case_id, event_id, type, at, actor, status, reason FROM events"
                               " ORDER BY case_id, event_id").fetchall()
         log: dict[str, list[Any]] = {}
         for row in conn.execute("SELECT case_id, kind, event_id, at, actor, from_stage, to_stage, reason, data"

@@ -359,3 +359,98 @@ def test_event_payload_round_trips() -> None:
     event = event_from_mapping(raw)
     assert event_from_mapping(json.loads(json.dumps(event.payload()))).payload() == event.payload()
     assert event.date == dt.date(2026, 3, 1)
+
+
+# -- batched posts and kept sessions (performance work, guarantees unchanged) -------------------
+
+
+def test_a_batch_fires_in_its_one_possible_order_whatever_order_it_is_posted_in(pb: Any) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    messages, expect = chart.messages("qualify", [Step("propose"), Step("close"), Step("lost", close=True)])
+    assert expect == ["qualify", "propose", "close", "$end:lost"]
+    host = flow._get_host()
+    for order in (messages, list(reversed(messages))):
+        hooks = Recording()
+        sid = f"order-{len(order)}-{order[0]['kind']}"
+        flow._active[sid] = flow._Drive(hooks)
+        try:
+            state = host.post_batch(chart.name, [{**m, "sid": sid, "id": f"{sid}.{i}"} for i, m in enumerate(order)])
+        finally:
+            del flow._active[sid]
+            host.delete_state(chart.name, sid)
+        assert state["stage"] == "$end:lost"
+        assert hooks.seen == [("propose", "qualify", "gate"), ("close", "propose", "gate"),
+                              ("$end:lost", "close", "outcome")]
+
+
+def test_a_move_names_the_stage_it_leaves_and_fires_in_no_other(pb: Any) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    host, hooks, sid = flow._get_host(), Recording(), "wrong-frm"
+    flow._active[sid] = flow._Drive(hooks)
+    try:  # "close" is a transition out of qualify too, but this message leaves "propose"
+        state = host.post_batch(chart.name, [{"kind": "restore", "to": "qualify", "sid": sid, "id": f"{sid}.1"},
+                                             {"kind": "move", "to": "close", "frm": "propose", "approved": True,
+                                              "sid": sid, "id": f"{sid}.2"}])
+        assert state["stage"] == "qualify" and hooks.seen == []
+        assert [e["to"] for e in host.get_pending_events(chart.name, sid) if "kind" in e] == ["close"]
+    finally:
+        del flow._active[sid]
+        host.delete_state(chart.name, sid)  # what drive() does: it never outlives its check
+    assert flow.live_sessions() == 0
+
+
+def test_a_kept_session_is_reused_only_while_the_case_is_in_its_stage(pb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
+    posted: list[list[str]] = []
+    original = Chart.messages
+
+    def spy(self: Chart, start: str | None, steps: list[Step], *, restore: bool = True) -> Any:
+        out = original(self, start, steps, restore=restore)
+        posted.append([m["kind"] for m in out[0]])
+        return out
+
+    monkeypatch.setattr(Chart, "messages", spy)
+    hooks = Recording()
+    chart.drive("qualify", [Step("propose")], hooks, keep="acme")
+    assert flow.live_sessions() == 1  # kept for acme's next event
+    chart.drive("propose", [Step("close")], hooks, keep="acme")  # same case, same stage: no restore
+    chart.drive("propose", [Step("close")], hooks, keep="acme")  # the store says propose, not close: restore
+    chart.drive("qualify", [Step("propose")], hooks, keep="other")  # another case: the kept one is deleted
+    assert posted == [["restore", "move"], ["move"], ["restore", "move"], ["restore", "move"]]
+    assert flow.live_sessions() == 1
+    with pytest.raises(RunModeError, match="action blew up"):  # an error deletes the session
+        chart.drive("propose", [Step("close")], Recording(fail_on="close"), keep="other")
+    assert flow.live_sessions() == 0
+    chart.drive("close", [Step("lost", close=True)], hooks, keep="x")  # a closed case keeps nothing
+    assert flow.live_sessions() == 0
+
+
+def test_a_stream_releases_its_session_and_a_failed_transaction_drops_it(pb: Any, store: Any, registry: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from playbook.runtime.runfile import RunSummary, run_stream
+
+    lines = [json.dumps({"case": "acme", "id": f"e{i}", "at": "2026-03-01", "facts": f})
+             for i, f in enumerate([{"account": {"name": "Acme"}},
+                                    {"opportunity": {"budget": 200, "need": True}},
+                                    {"opportunity": {"proposal": True}}])]
+    summary = run_stream(Runner(store, registry, playbook=pb), read_events(lines), RunSummary())
+    assert summary.applied == 3 and flow.live_sessions() == 0
+    runner = Runner(store, registry, playbook=pb)
+    runner.apply(ev("beta", "e1", facts={"account": {"name": "Beta"}}), keep_session=True)
+    assert flow.live_sessions() == 1
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(store), "save_case", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        runner.apply(ev("beta", "e2", facts={"opportunity": {"budget": 200, "need": True}}), keep_session=True)
+    assert flow.live_sessions() == 0  # the session had moved past what the store holds
+    monkeypatch.undo()
+    out = runner.apply(ev("beta", "e2", facts={"opportunity": {"budget": 200, "need": True}}))
+    assert (out.stage_before, out.stage_after) == ("qualify", "propose")
+
+
+def test_big_integers_in_events_stay_exact() -> None:
+    [event] = list(read_events(['{"case": "a", "id": "e1", "facts": {"n": 123456789012345678901234567890}}']))
+    assert isinstance(event, Event) and event.facts == {"n": 123456789012345678901234567890}

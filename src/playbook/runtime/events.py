@@ -17,16 +17,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-try:  # orjson parses a line in about a third of the time (optional dependency `fast`)
-    import orjson as _orjson
+# orjson (the optional `fast` extra) parses a line in about a third of the time; jsonio falls
+# back to json where orjson would change a value (integers beyond 64 bits) or is not installed.
+from ..store.jsonio import loads as _loads
 
-    def _loads(text: str) -> Any:
-        return _orjson.loads(text)
-
-    _DecodeError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, ValueError)
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
-    _DecodeError = (ValueError,)
+_DecodeError: tuple[type[Exception], ...] = (ValueError,)  # orjson's and json's decode errors
 
 FACTS = "facts"
 ADVANCE = "advance"

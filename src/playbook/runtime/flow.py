@@ -11,13 +11,15 @@ the playbook's exit actions of the stage left and enter actions of the stage ent
 The known traps of durable_rules 2.0.28 (docs/run-mode.md, DESIGN.md), and how they are contained:
 
 - at most 1024 live sessions per ruleset (then MemoryError and a segfault): a session lives
-  for one event only -- restore the case's stage, post the approved moves, read the state,
-  ``delete_state`` (always, in ``finally``). Never more than one session is alive.
+  for one event -- restore the case's stage and post the approved moves as one batch, check
+  the stages it went through, ``delete_state`` (in ``finally``) -- or, in a stream, until an
+  event of another case (see ``Chart.drive``). Never more than one session is alive.
 - exceptions in actions are swallowed into ``state["exception"]``: the state is checked after
   every post and the original exception re-raised as :class:`RunModeError`.
 - a message that matches no transition is queued and fires later: only approved moves out of
-  the stage the session is known to be in are posted, and a post that fires nothing is an
-  error (the session is discarded, so nothing stays queued).
+  the stage the session is known to be in are posted; each names the stage it leaves (part of
+  its guard), so it can fire in that stage only; the stages the session went through must equal
+  the moves, else it is an error and the session is discarded, so nothing stays queued.
 - identical messages raise ``MessageObservedException``: every message carries a unique id;
   the exception is wrapped anyway.
 - a ruleset cannot be registered twice: one ruleset per playbook snapshot (id, version, hash
@@ -96,10 +98,31 @@ class Hooks:
         raise NotImplementedError
 
 
+class _Drive:
+    """One session being driven: its hooks, the stages it entered (in order) and the first error."""
+
+    __slots__ = ("hooks", "trace")
+
+    def __init__(self, hooks: Hooks):
+        self.hooks = hooks
+        self.trace: list[str] = []
+
+
+@dataclass
+class _Held:
+    """The session kept after a drive for the case of a stream's last event (see Chart.drive)."""
+
+    chart: str
+    sid: str
+    case: str
+    stage: str
+
+
 _lock = threading.Lock()
 _host: Any = None
 _charts: dict[str, Chart] = {}
-_active: dict[str, Hooks] = {}
+_active: dict[str, _Drive] = {}
+_held: _Held | None = None
 _sids = itertools.count(1)
 
 
@@ -123,18 +146,31 @@ def _message(c: Any) -> dict[str, Any]:
     return getattr(m, "_d", m) if m is not None else {}
 
 
+def _driven(c: Any) -> _Drive:
+    drive = _active.get(c.s.sid)
+    if drive is None:
+        raise RuntimeError(f"no driver for durable_rules session {c.s.sid}")
+    return drive
+
+
+def _from(m: dict[str, Any]) -> str | None:
+    frm = m.get("frm")
+    return None if frm == START else frm
+
+
 def _stage_function(stage: str) -> Callable[[Any], None]:
     def run(c: Any) -> None:
         m = _message(c)
-        hooks = _active.get(c.s.sid)
-        if hooks is None:
-            raise RuntimeError(f"no driver for durable_rules session {c.s.sid}")
+        drive = _driven(c)
+        if drive.hooks.error is not None:
+            return  # a move of this batch failed: fire nothing more (the drive raises it)
         if m.get("kind") == "move":
             try:
-                hooks.entered(stage, m.get("frm"), m.get("via", "gate"))
+                drive.hooks.entered(stage, _from(m), m.get("via", "gate"))
             except BaseException as exc:
-                hooks.error = exc
+                drive.hooks.error = exc
                 raise
+        drive.trace.append(stage)
         c.s.stage = stage
 
     return run
@@ -143,14 +179,15 @@ def _stage_function(stage: str) -> Callable[[Any], None]:
 def _end_function(outcome: str) -> Callable[[Any], None]:
     def run(c: Any) -> None:
         m = _message(c)
-        hooks = _active.get(c.s.sid)
-        if hooks is None:
-            raise RuntimeError(f"no driver for durable_rules session {c.s.sid}")
+        drive = _driven(c)
+        if drive.hooks.error is not None:
+            return
         try:
-            hooks.closed(outcome, m.get("frm"))
+            drive.hooks.closed(outcome, _from(m))
         except BaseException as exc:
-            hooks.error = exc
+            drive.hooks.error = exc
             raise
+        drive.trace.append(END_PREFIX + outcome)
         c.s.stage = END_PREFIX + outcome
 
     return run
@@ -175,22 +212,26 @@ class Chart:
         m = lang.m
         stages = self.stage_ids
 
-        def moves(exclude: str | None) -> None:
-            # A flowchart keeps one transition per target stage, so restoring a case into its
-            # stage (only out of START) shares the guard with the approved move.
+        def moves(here: str) -> None:
+            # Every move names the stage it leaves (``frm``): a message matches in exactly one
+            # stage, so a batch of moves fires in its one possible order, whatever order
+            # durable_rules takes the messages in. A flowchart keeps one transition per target
+            # stage, so restoring a case into its stage (only out of START) shares the guard
+            # with the approved move.
             for target in stages:
-                if target == exclude:
+                if target == here:
                     continue
-                guard = (m.kind == "move") & (m.approved == True)  # noqa: E712
-                if exclude is None:
+                guard = (m.kind == "move") & (m.approved == True) & (m.frm == here)  # noqa: E712
+                if here == START:
                     guard = guard | (m.kind == "restore")
                 lang.to(target).when_all((m.to == target) & guard)
             for outcome in self.outcome_ids:
-                lang.to(END_PREFIX + outcome).when_all((m.kind == "close") & (m.outcome == outcome))
+                lang.to(END_PREFIX + outcome).when_all((m.kind == "close") & (m.outcome == outcome)
+                                                       & (m.frm == here))
 
         with lang.flowchart(self.name):
             with lang.stage(START):
-                moves(None)
+                moves(START)
             for sid in stages:
                 with lang.stage(sid, _stage_function(sid)):
                     moves(sid)
@@ -211,60 +252,117 @@ class Chart:
                 chart = _charts[name] = cls(pb, playbook_hash)
         return chart
 
-    def _post(self, host: Any, sid: str, message: dict[str, Any], expect: str) -> None:
-        engine, _ = load_durable()
-        message = {**message, "sid": sid, "id": f"{sid}.{next(_sids)}"}
-        hooks = _active[sid]
-        try:
-            state = host.post(self.name, message)
-        except (engine.MessageObservedException, engine.MessageNotHandledException) as exc:
-            raise RunModeError(f"durable_rules refused {message}: {getattr(exc, 'message', exc)}") from None
-        if hooks.error is not None:
-            error, hooks.error = hooks.error, None
-            if isinstance(error, PlaybookError):
-                raise error
-            raise RunModeError(f"stage function failed in {self.name}: {type(error).__name__}: {error}") from error
-        if state is None:
-            pending = host.get_pending_events(self.name, sid)
-            raise RunModeError(f"durable_rules did not apply {message} (it would have queued it: {pending})")
-        if state.get("exception"):
-            raise RunModeError(f"durable_rules swallowed an exception in {self.name}: {state['exception']}")
-        if state.get("stage") != expect:
-            raise RunModeError(f"durable_rules is in stage {state.get('stage')!r} after {message}, expected {expect!r}")
+    def messages(self, start: str | None, steps: list[Step], *, restore: bool = True
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The messages that restore a case into ``start`` (unless ``restore`` is false: the
+        session is in ``start`` already) and make ``steps``, and the stages the session must go
+        through, in order, when durable_rules applies them."""
+        out: list[dict[str, Any]] = []
+        expect: list[str] = []
+        current = START
+        if start is not None:
+            if restore:
+                out.append({"kind": "restore", "to": start})
+                expect.append(start)
+            current = start
+        for step in steps:
+            if step.close:
+                out.append({"kind": "close", "outcome": step.to, "frm": current})
+                expect.append(END_PREFIX + step.to)
+            else:
+                out.append({"kind": "move", "to": step.to, "frm": current, "via": step.via, "approved": True})
+                expect.append(step.to)
+            current = step.to
+        return out, expect
 
-    def drive(self, start: str | None, steps: list[Step], hooks: Hooks) -> None:
-        """Run ``steps`` for one case whose stage is ``start`` (None: not entered) in a
-        session that exists only for this call."""
+    def drive(self, start: str | None, steps: list[Step], hooks: Hooks, *, keep: str | None = None) -> None:
+        """Run ``steps`` for one case whose stage is ``start`` (None: not entered).
+
+        The restore and the moves are posted as one batch, then the stages the session went
+        through are checked against the steps (so nothing is left queued), and the session is
+        deleted. With ``keep`` (the case id, when a stream of events is applied) the session is
+        kept instead, and the next drive of the same case reuses it if the case is still in the
+        stage the session is in -- a session in stage S with nothing queued is exactly what a
+        restore into S gives. At most one session is kept; any other drive, an error, or
+        :func:`release` deletes it."""
+        global _held
         if not steps:
             return
+        engine, _ = load_durable()
         host = _get_host()
         with _lock:
-            sid = f"s{next(_sids)}"
-            _active[sid] = hooks
-            posted = False
+            held = _held
+            reuse = (held is not None and keep is not None and held.chart == self.name and held.case == keep
+                     and held.stage == start)
+            if reuse:
+                assert held is not None
+                _held = None
+                sid = held.sid
+            else:
+                _release_held(host)
+                sid = f"s{next(_sids)}"
+            messages, expect = self.messages(start, steps, restore=not reuse)
+            for message in messages:  # unique ids: identical messages would be refused as observed
+                message["sid"] = sid
+                message["id"] = f"{sid}.{next(_sids)}"
+            drive = _active[sid] = _Drive(hooks)
+            kept = False
             try:
-                current = start
-                if start is not None:
-                    posted = True
-                    self._post(host, sid, {"kind": "restore", "to": start}, start)
-                for step in steps:
-                    posted = True
-                    if step.close:
-                        self._post(host, sid, {"kind": "close", "outcome": step.to, "frm": current},
-                                   END_PREFIX + step.to)
-                    else:
-                        self._post(host, sid, {"kind": "move", "to": step.to, "frm": current, "via": step.via,
-                                               "approved": True}, step.to)
-                    current = step.to
+                try:
+                    state = host.post_batch(self.name, messages)
+                except engine.MessageNotHandledException:
+                    raise RunModeError(f"durable_rules has no transition for the moves {expect} from {start!r}"
+                                       " (it would have queued them)") from None
+                except engine.MessageObservedException as exc:
+                    raise RunModeError(f"durable_rules refused {messages}: {getattr(exc, 'message', exc)}") from None
+                if hooks.error is not None:
+                    error, hooks.error = hooks.error, None
+                    if isinstance(error, PlaybookError):
+                        raise error
+                    raise RunModeError(f"stage function failed in {self.name}: {type(error).__name__}: {error}") \
+                        from error
+                if state and state.get("exception"):
+                    raise RunModeError(f"durable_rules swallowed an exception in {self.name}: {state['exception']}")
+                if drive.trace != expect:
+                    pending = [e for e in host.get_pending_events(self.name, sid) if "kind" in e]
+                    raise RunModeError(f"durable_rules did not apply the moves {expect} (went through {drive.trace};"
+                                       f" it would have queued: {pending})")
+                if state is None or state.get("stage") != expect[-1]:
+                    raise RunModeError(f"durable_rules is in stage {(state or {}).get('stage')!r} after {messages},"
+                                       f" expected {expect[-1]!r}")
+                if keep is not None and not expect[-1].startswith(END_PREFIX):
+                    _held = _Held(self.name, sid, keep, expect[-1])
+                    kept = True
             finally:
                 del _active[sid]
-                if posted:
-                    try:
-                        host.delete_state(self.name, sid)
-                    except Exception as exc:  # noqa: BLE001 - a leaked session would count toward the cap
-                        raise RunModeError(f"durable_rules could not release session {sid}: {exc}") from None
+                if not kept:
+                    _delete(host, self.name, sid)
+
+
+def _delete(host: Any, chart: str, sid: str) -> None:
+    try:
+        host.delete_state(chart, sid)
+    except Exception as exc:  # noqa: BLE001 - a leaked session would count toward the cap
+        raise RunModeError(f"durable_rules could not release session {sid}: {exc}") from None
+
+
+def _release_held(host: Any) -> None:
+    global _held
+    held, _held = _held, None
+    if held is not None:
+        _delete(host, held.chart, held.sid)
+
+
+def release() -> None:
+    """Delete the session kept for the last case, if any (the end of a stream of events, or
+    its transaction did not commit: the store stays the only truth)."""
+    if _held is None:
+        return
+    with _lock:
+        _release_held(_get_host())
 
 
 def live_sessions() -> int:
-    """Sessions being driven right now (0 between events)."""
-    return len(_active)
+    """Live durable_rules sessions: being driven now, or kept for the last case of a stream
+    (0 between events of single applies, and after a stream)."""
+    return len(_active) + (_held is not None)

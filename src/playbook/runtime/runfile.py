@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import Location, PlaybookError, Problem
 from .events import BadLine
+from .flow import release as release_sessions
 from .runner import APPLIED, DUPLICATE, Applied, Runner
 
 
@@ -75,17 +76,23 @@ class RunSummary:
 
 
 def run_stream(runner: Runner, items: Iterable[Any], summary: RunSummary, source: str = "<events>") -> RunSummary:
-    """Apply every event of ``items`` (from ``read_events``) in order; bad lines are counted."""
-    for item in items:
-        if isinstance(item, BadLine):
-            summary.add_bad(item)
-            continue
-        try:
-            outcome = runner.apply(item)
-        except PlaybookError as exc:
-            # The event's transaction was rolled back: nothing of it is stored. Say where we stopped.
-            where = Location(source, item.line)
-            raise PlaybookError([Problem(f"event {item.id!r} of case {item.case!r}: {p.message}", p.location or where,
-                                     p.hint) for p in exc.problems]) from exc
-        summary.add(outcome)
+    """Apply every event of ``items`` (from ``read_events``) in order; bad lines are counted.
+
+    A case's durable_rules session is kept from one of its events to the next (consecutive
+    events of a case skip the restore) and released at the end."""
+    try:
+        for item in items:
+            if isinstance(item, BadLine):
+                summary.add_bad(item)
+                continue
+            try:
+                outcome = runner.apply(item, keep_session=True)
+            except PlaybookError as exc:
+                # The event's transaction was rolled back: nothing of it is stored. Say where we stopped.
+                where = Location(source, item.line)
+                raise PlaybookError([Problem(f"event {item.id!r} of case {item.case!r}: {p.message}",
+                                             p.location or where, p.hint) for p in exc.problems]) from exc
+            summary.add(outcome)
+    finally:
+        release_sessions()
     return summary

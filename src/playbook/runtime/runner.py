@@ -36,6 +36,7 @@ from ..store.base import (
 )
 from .events import ADVANCE, FACTS, Event, merge_facts
 from .flow import Chart, Hooks, Step
+from .flow import release as release_sessions
 from .gates import Gates, valid_waivers
 from .messages import Reason, rmsg
 from .snapshot import PlaybookCache
@@ -72,6 +73,14 @@ class Applied:
         if self.reason is not None:
             out["reason"] = self.reason.to_dict(lang)
         return out
+
+
+def _outcomes_differ(pb: CompiledPlaybook, a: int, b: int) -> bool:
+    """Whether the evaluator may pick another outcome at stage ``b`` than at stage ``a``: only
+    when an outcome limited to some stages (``from_stages``) is open in one and not the other.
+    Otherwise the same outcome functions run, in the same order, on the same facts and context."""
+    sa, sb = pb.stages[a].id, pb.stages[b].id
+    return any(o.from_stages is not None and (sa in o.from_stages) != (sb in o.from_stages) for o in pb.outcomes)
 
 
 class _Rejected(Exception):
@@ -133,15 +142,26 @@ class Runner:
         self._stored_hashes: set[str] = set()
 
     # -- public -----------------------------------------------------------------------------
-    def apply(self, event: Event) -> Applied:
+    def apply(self, event: Event, *, keep_session: bool = False) -> Applied:
+        """Apply one event in one store transaction. ``keep_session``: keep the case's
+        durable_rules session for its next event (a stream does; see ``flow.Chart.drive``) --
+        it is deleted if this transaction does not commit."""
+        try:
+            return self._apply(event, keep_session)
+        except BaseException:
+            release_sessions()
+            raise
+
+    def _apply(self, event: Event, keep_session: bool) -> Applied:
         with self.store.write() as w:
-            if w.has_event(event.case, event.id):
+            found = w.for_event(event.case, event.id)
+            if found.duplicate:
                 return Applied(event, DUPLICATE)
-            case = w.get_case(event.case)
+            case = found.case
             try:
                 case, is_new = self._case_for(w, event, case)
                 pb = self.cache.get(case.playbook_hash, w)
-                waivers = w.waivers(case.case_id) if not is_new else []
+                waivers = found.waivers
                 today = self.today or event.date or dt.date.today()
                 plan = self._decide(pb, case, event, waivers, today)
             except _Rejected as rejected:
@@ -150,7 +170,8 @@ class Runner:
                                stage_after=case.stage if case else None,
                                playbook=f"{case.playbook_id}@{case.playbook_version}" if case else None)
             recorder = _Recorder(pb, plan, self.lang)
-            Chart.for_playbook(pb, case.playbook_hash).drive(case.stage, plan.steps, recorder)
+            Chart.for_playbook(pb, case.playbook_hash).drive(case.stage, plan.steps, recorder,
+                                                             keep=case.case_id if keep_session else None)
             return self._persist(w, event, case, is_new, plan, recorder)
 
     # -- deciding ---------------------------------------------------------------------------
@@ -204,10 +225,12 @@ class Runner:
             first = 0 if current is None else current + 1
             if final is not None:
                 steps = [Step(ids[s]) for s in range(first, final + 1)]
-        if final != current and any(o.from_stages is not None for o in pb.outcomes):
-            # outcomes limited to some stages: ask the evaluator again for the stage reached
-            outcome = evaluate(pb, facts, today=today, stage=ids[final] if final is not None else None,
-                               ctx=result.ctx).outcome
+        # result.outcome is the outcome at result.current (the inferred stage for a new case);
+        # final is None only for a case that stays out, where asking again gives the same
+        if final is not None and final != result.current and _outcomes_differ(pb, result.current, final):
+            # an outcome limited to some stages is open in one of the two stages and not in the
+            # other: ask the evaluator again, for the stage reached
+            outcome = evaluate(pb, facts, today=today, stage=ids[final], ctx=result.ctx).outcome
         else:
             outcome = result.outcome
         if outcome is not None:
@@ -230,7 +253,7 @@ class Runner:
     # -- recording --------------------------------------------------------------------------
     def _record_rejection(self, w: StoreWriter, event: Event, case: CaseRecord | None, reason: Reason) -> None:
         w.record_event(event.case, event.id, type=event.type, at=event.at, actor=event.actor,
-                       status=REJECTED_STATUS, reason=reason.text("en"), payload=event.payload())
+                       status=REJECTED_STATUS, reason=reason.text("en"))
         w.append_log(LogEntry(case_id=event.case, kind=REJECTED, event_id=event.id, at=event.at, actor=event.actor,
                               from_stage=case.stage if case else None, reason=reason.text("en"),
                               data={"code": reason.code, "params": reason.params, "event": event.payload()}))
@@ -240,7 +263,7 @@ class Runner:
         at = event.at or now_iso()
         before = case.stage
         w.record_event(case.case_id, event.id, type=event.type, at=event.at, actor=event.actor, status=APPLIED,
-                       reason=event.reason, payload=event.payload())
+                       reason=event.reason)
         log: list[LogEntry] = []
         if is_new:
             log.append(LogEntry(case_id=case.case_id, kind=CASE_STARTED, event_id=event.id, at=at, actor=event.actor,
@@ -268,6 +291,7 @@ class Runner:
         w.append_logs(log)
         final_stage = plan.result.playbook.stages[plan.final].id if plan.final is not None else None
         case.facts = plan.facts
+        moved = is_new or final_stage != before or plan.outcome is not None
         if final_stage != before:
             case.stage = final_stage
             case.stage_since = at
@@ -275,7 +299,7 @@ class Runner:
             case.outcome = plan.outcome
             case.status = CLOSED
         case.events += 1
-        w.save_case(case)
+        w.save_case(case, moved=moved)
         return Applied(event, APPLIED, None, stage_before=before, stage_after=case.stage, outcome=plan.outcome,
                        transitions=[{**t, "at": at} for t in recorder.transitions], actions=recorder.actions,
                        errors=recorder.errors, playbook=f"{case.playbook_id}@{case.playbook_version}")

@@ -127,6 +127,22 @@ class StoreReader(ABC):
     @abstractmethod
     def has_event(self, case_id: str, event_id: str) -> bool: ...
 
+    def for_event(self, case_id: str, event_id: str) -> EventLookup:
+        """What applying event ``event_id`` to ``case_id`` needs to read, at once: whether the
+        event is already recorded, else the case and its waivers. Implementations answer it in
+        as few round trips as they can (SQLite: one query, plus one for waivers if any)."""
+        if self.has_event(case_id, event_id):
+            return EventLookup(duplicate=True)
+        case = self.get_case(case_id)
+        return EventLookup(case=case, waivers=self.waivers(case_id) if case is not None else [])
+
+
+@dataclass
+class EventLookup:
+    duplicate: bool = False
+    case: CaseRecord | None = None
+    waivers: list[Waiver] = field(default_factory=list)
+
 
 class StoreWriter(StoreReader):
     """Writes inside one atomic transaction."""
@@ -136,13 +152,17 @@ class StoreWriter(StoreReader):
         """Store a snapshot (no-op when its hash is already stored)."""
 
     @abstractmethod
-    def save_case(self, case: CaseRecord) -> None:
-        """Insert or update the case's current state."""
+    def save_case(self, case: CaseRecord, *, moved: bool = True) -> None:
+        """Insert or update the case's current state. ``moved=False`` promises that its stage,
+        stage_since, outcome and status are unchanged (an implementation may skip updating
+        what indexes them)."""
 
     @abstractmethod
     def record_event(self, case_id: str, event_id: str, *, type: str, at: str | None, actor: str | None,
-                     status: str, reason: str | None, payload: dict[str, Any]) -> None:
-        """Record that event ``event_id`` of ``case_id`` was handled (raises DuplicateEvent if it was)."""
+                     status: str, reason: str | None) -> None:
+        """Record that event ``event_id`` of ``case_id`` was handled (raises DuplicateEvent if it
+        was). Its payload is recorded once, in the log entry of the event (``event`` or
+        ``rejected``)."""
 
     @abstractmethod
     def append_log(self, entry: LogEntry) -> None: ...

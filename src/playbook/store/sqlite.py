@@ -10,7 +10,6 @@ kill of the process (only a power loss may drop the last commits).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import sqlite3
 import time
@@ -23,20 +22,19 @@ from ..errors import PlaybookError, Problem
 from .base import (
     CaseRecord,
     DuplicateEvent,
+    EventLookup,
     LogEntry,
     PlaybookSnapshot,
     Store,
     StoreWriter,
     Waiver,
 )
+from .jsonio import dumps as _dumps
+from .jsonio import loads as _loads
 from .migrations import LATEST, current_version, migrate
 
 BUSY_TIMEOUT_S = 60.0
 SQLITE_BUSY_MS = 2
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _now() -> str:
@@ -48,6 +46,10 @@ class _SQLiteAccess(StoreWriter):
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+        self._stamp: str | None = None  # the time of the open write transaction
+
+    def _now(self) -> str:
+        return self._stamp or _now()
 
     # -- reads --------------------------------------------------------------------------
     @staticmethod
@@ -55,7 +57,7 @@ class _SQLiteAccess(StoreWriter):
         return CaseRecord(
             case_id=row["case_id"], playbook_id=row["playbook_id"], playbook_version=row["playbook_version"],
             playbook_hash=row["playbook_hash"], stage=row["stage"], stage_since=row["stage_since"],
-            facts=json.loads(row["facts"]), outcome=row["outcome"], status=row["status"],
+            facts=_loads(row["facts"]), outcome=row["outcome"], status=row["status"],
             created_at=row["created_at"], updated_at=row["updated_at"], events=row["events"],
         )
 
@@ -75,7 +77,7 @@ class _SQLiteAccess(StoreWriter):
         rows = self.conn.execute("SELECT * FROM log WHERE case_id = ? ORDER BY seq", (case_id,)).fetchall()
         return [LogEntry(case_id=r["case_id"], kind=r["kind"], event_id=r["event_id"], at=r["at"], actor=r["actor"],
                          from_stage=r["from_stage"], to_stage=r["to_stage"], reason=r["reason"],
-                         data=json.loads(r["data"]) if r["data"] else {}, seq=r["seq"]) for r in rows]
+                         data=_loads(r["data"]) if r["data"] else {}, seq=r["seq"]) for r in rows]
 
     def waivers(self, case_id: str) -> list[Waiver]:
         rows = self.conn.execute("SELECT * FROM waivers WHERE case_id = ? ORDER BY id", (case_id,)).fetchall()
@@ -87,23 +89,40 @@ class _SQLiteAccess(StoreWriter):
         if row is None:
             return None
         return PlaybookSnapshot(hash=row["hash"], playbook_id=row["playbook_id"], version=row["version"],
-                                document=json.loads(row["document"]), plugin=row["plugin"])
+                                document=_loads(row["document"]), plugin=row["plugin"])
 
     def has_event(self, case_id: str, event_id: str) -> bool:
         row = self.conn.execute("SELECT 1 FROM events WHERE case_id = ? AND event_id = ?", (case_id, event_id))
         return row.fetchone() is not None
+
+    _LOOKUP_SQL = ("SELECT EXISTS (SELECT 1 FROM events WHERE case_id = ?1 AND event_id = ?2) AS duplicate,"
+                   " EXISTS (SELECT 1 FROM waivers WHERE case_id = ?1) AS waived, cases.*"
+                   " FROM (SELECT 1) LEFT JOIN cases ON cases.case_id = ?1")
+
+    def for_event(self, case_id: str, event_id: str) -> EventLookup:
+        row = self.conn.execute(self._LOOKUP_SQL, (case_id, event_id)).fetchone()
+        if row["duplicate"]:
+            return EventLookup(duplicate=True)
+        case = self._case(row) if row["case_id"] is not None else None
+        return EventLookup(case=case, waivers=self.waivers(case_id) if row["waived"] else [])
 
     # -- writes -------------------------------------------------------------------------
     def put_playbook(self, snapshot: PlaybookSnapshot) -> None:
         self.conn.execute(
             "INSERT OR IGNORE INTO playbooks (hash, playbook_id, version, plugin, document, stored_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (snapshot.hash, snapshot.playbook_id, snapshot.version, snapshot.plugin, _dumps(snapshot.document), _now()))
+            (snapshot.hash, snapshot.playbook_id, snapshot.version, snapshot.plugin, _dumps(snapshot.document),
+             self._now()))
 
-    def save_case(self, case: CaseRecord) -> None:
-        now = _now()
-        case.created_at = case.created_at or now
+    def save_case(self, case: CaseRecord, *, moved: bool = True) -> None:
+        now = self._now()
         case.updated_at = now
+        if case.created_at is not None and not moved:
+            # Neither stage nor status in the SET list: SQLite leaves the cases_playbook index alone.
+            self.conn.execute("UPDATE cases SET facts = ?, updated_at = ?, events = ? WHERE case_id = ?",
+                              (_dumps(case.facts), now, case.events, case.case_id))
+            return
+        case.created_at = case.created_at or now
         self.conn.execute(
             "INSERT INTO cases (case_id, playbook_id, playbook_version, playbook_hash, stage, stage_since, facts,"
             " outcome, status, created_at, updated_at, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -114,12 +133,12 @@ class _SQLiteAccess(StoreWriter):
              _dumps(case.facts), case.outcome, case.status, case.created_at, case.updated_at, case.events))
 
     def record_event(self, case_id: str, event_id: str, *, type: str, at: str | None, actor: str | None,
-                     status: str, reason: str | None, payload: dict[str, Any]) -> None:
+                     status: str, reason: str | None) -> None:
         try:
             self.conn.execute(
-                "INSERT INTO events (case_id, event_id, type, at, actor, status, reason, payload, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (case_id, event_id, type, at, actor, status, reason, _dumps(payload), _now()))
+                "INSERT INTO events (case_id, event_id, type, at, actor, status, reason, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, event_id, type, at, actor, status, reason, self._now()))
         except sqlite3.IntegrityError as exc:
             raise DuplicateEvent(f"{case_id}/{event_id}") from exc
 
@@ -162,12 +181,15 @@ class SQLiteStore(_SQLiteAccess, Store):
         conn.row_factory = sqlite3.Row
         super().__init__(conn)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")  # see _begin for writes
+            # Switching a new file to WAL waits for another process doing the same (SQLite's
+            # busy handler, up to busy_timeout); the migration and every write then poll for
+            # the write lock themselves (_begin), so that they interleave with other writers.
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
             if current_version(conn) != LATEST:
-                migrate(conn, self.location)
+                migrate(conn, self.location, begin=self._begin)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise PlaybookError([Problem(f"not a usable playbook store: {exc}", None,
@@ -199,11 +221,14 @@ class SQLiteStore(_SQLiteAccess, Store):
     @contextmanager
     def write(self) -> Iterator[StoreWriter]:
         self._begin()
+        self._stamp = _now()
         try:
             yield self
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        finally:
+            self._stamp = None
         self.conn.execute("COMMIT")
 
     def close(self) -> None:

@@ -1,0 +1,54 @@
+"""JSON for the store: orjson when it is importable (the optional ``playbook[fast]`` extra), else
+the standard library.
+
+Both write compact UTF-8 JSON with sorted keys that reads back to the same values (orjson is
+about five times faster; a few floats are spelled differently, e.g. ``1e16`` for ``1e+16``).
+What orjson cannot write -- keys that are not strings, integers beyond 64 bits -- falls back to
+``json``, so nothing is refused or changed. NaN and infinities are not JSON: no event can carry
+them (orjson parses events); orjson writes them as ``null`` should a plugin action produce one.
+Reading falls back to ``json`` too: for a store written without orjson (it may hold ``NaN``),
+and for integers beyond 64 bits, which orjson would read as floats.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+
+def _std_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised by test_store's fallback test via monkeypatch
+    _orjson = None  # type: ignore[assignment]
+
+FAST = _orjson is not None
+
+
+def dumps(value: Any) -> str:
+    """Compact, key-sorted JSON text (the form stored in every JSON column)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS).decode("utf-8")
+        except TypeError:  # orjson.JSONEncodeError: non-str keys, big ints ... -> json decides
+            pass
+    return _std_dumps(value)
+
+
+# orjson reads integers beyond 64 bits as floats (10**30 -> 1e+30): text with a run of 19 or
+# more digits is read by json, which keeps them exact (a cheap scan; rarely true).
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text exactly as ``json.loads`` would (orjson when that is the same)."""
+    if _orjson is not None and not _LONG_DIGITS.search(text if isinstance(text, str) else text.decode("utf-8")):
+        try:
+            return _orjson.loads(text)
+        except ValueError:  # orjson.JSONDecodeError: NaN/Infinity written by json -> json reads them
+            pass
+    return json.loads(text)
