@@ -211,3 +211,18 @@ def test_store_json_falls_back_to_the_standard_library(monkeypatch: pytest.Monke
     assert jsonio.loads('{"x": NaN}')["x"] != 0  # written by json without orjson: still readable
     monkeypatch.setattr(jsonio, "_orjson", None)
     assert jsonio.dumps(value) == text and jsonio.loads(text) == value
+
+
+def test_processes_opening_one_new_store_at_the_same_time_all_succeed(tmp_path: Path) -> None:
+    """Creating a new store switches it to WAL and migrates it; SQLite answers "database is
+    locked" at once (no busy handler) to a second process doing the same, so opening retries."""
+    import subprocess
+    import sys
+
+    for round_ in range(8):
+        path = tmp_path / f"store-{round_}.sqlite"
+        code = f"from playbook.store.sqlite import SQLiteStore; SQLiteStore({str(path)!r})"
+        procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors

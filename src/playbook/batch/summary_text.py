@@ -16,6 +16,11 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(width - _width(text), 0)
 
 
+def _rpad(text: str, width: int) -> str:
+    """Right-align by display width (a CJK character takes two columns)."""
+    return " " * max(width - _width(text), 0) + text
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole * 100:.1f}%" if whole else "-"
 
@@ -44,8 +49,8 @@ def render_summary_text(s: dict[str, Any]) -> str:
     out.append("")
     out.append(t("stages", lang))
     name_w = max([_width(st["title"]) for st in s["stages"]] + [_width(t("stage", lang))])
-    head = (f"  {_pad(t('stage', lang), name_w)}  {t('in_stage', lang):>12}  {t('ready', lang):>12}  "
-            f"{t('blocked', lang):>12}  {t('reached', lang):>12}  {t('conversion', lang):>10}")
+    head = (f"  {_pad(t('stage', lang), name_w)}  {_rpad(t('in_stage', lang), 12)}  {_rpad(t('ready', lang), 12)}  "
+            f"{_rpad(t('blocked', lang), 12)}  {_rpad(t('reached', lang), 12)}  {_rpad(t('conversion', lang), 10)}")
     out.append(head)
     for st in s["stages"]:
         conv = f"{st['conversion'] * 100:.1f}%" if st["conversion"] is not None else "-"
@@ -53,7 +58,8 @@ def render_summary_text(s: dict[str, Any]) -> str:
                    f"{st['blocked']:>12,}  {st['reached']:>12,}  {conv:>10}")
         if st["top_blocking"]:
             top = st["top_blocking"][0]
-            out.append(f"  {'':<{name_w}}    {t('top_blocker', lang)}: {top['title']} ({top['cases']:,})")
+            sep = "：" if lang == "zh" else ": "
+            out.append(f"  {'':<{name_w}}    {t('top_blocker', lang)}{sep}{top['title']} ({top['cases']:,})")
 
     if any(o["cases"] for o in s["outcomes"]):
         out.append("")

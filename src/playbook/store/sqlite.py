@@ -181,20 +181,37 @@ class SQLiteStore(_SQLiteAccess, Store):
         conn.row_factory = sqlite3.Row
         super().__init__(conn)
         try:
-            # Switching a new file to WAL waits for another process doing the same (SQLite's
-            # busy handler, up to busy_timeout); the migration and every write then poll for
-            # the write lock themselves (_begin), so that they interleave with other writers.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-            if current_version(conn) != LATEST:
-                migrate(conn, self.location, begin=self._begin)
+            self._prepare(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise PlaybookError([Problem(f"not a usable playbook store: {exc}", None,
                                          f"{self.path}: point --store / PLAYBOOK_STORE at a playbook store "
                                          "(a new file is created on first use)")]) from None
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, pragmas and migrations, retried while another process holds the file.
+
+        Switching a new file to WAL needs an exclusive lock, and SQLite reports "database is
+        locked" at once (no busy handler) when another process is creating or migrating the
+        same new store; so the whole step is retried in short jittered sleeps. The migration and
+        every write then poll for the write lock themselves (_begin)."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+                if current_version(conn) != LATEST:
+                    migrate(conn, self.location, begin=self._begin)
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                time.sleep(0.005 + random.random() * 0.02)
 
     def schema_version(self) -> int:
         return current_version(self.conn)
