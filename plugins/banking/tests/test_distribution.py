@@ -17,7 +17,19 @@ from pathlib import Path
 import pytest
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
-CORE_DIR = Path(str(importlib.import_module("playbook").__file__)).resolve().parents[2]
+
+
+def _core_dir() -> Path:
+    """The core's source tree: from an editable install, or the checkout this plugin lives in
+    (plugins/banking/ inside the core's repository, as in CI where the core is a wheel)."""
+    installed = Path(str(importlib.import_module("playbook").__file__)).resolve().parents[2]
+    for candidate in (installed, PLUGIN_DIR.parents[1]):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "playbook").is_dir():
+            return candidate
+    return installed
+
+
+CORE_DIR = _core_dir()
 # The core's runtime dependencies without durable-rules: it is only needed by the run mode and
 # builds from C source (no wheels), which has nothing to do with this plugin.
 CORE_DEPS = ["click>=8.1", "pluggy>=1.3", "jsonschema>=4.18", "PyYAML>=6.0"]
