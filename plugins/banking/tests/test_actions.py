@@ -104,7 +104,7 @@ def test_advice_empty_text_when_the_table_gives_nothing(kit: Any) -> None:
     case = opportunity_case()
     del case["bank"]["needs"]
     out = action(kit.check("bank-key-account", case, today=TODAY, lang="zh"), "product-suggestions")
-    assert out["text"] == "请先在 bank.needs 中记录客户需求" and out["advice"] == []
+    assert out["text"] == "请先在案例中记录客户的金融需求" and out["advice"] == []
 
 
 def test_outcomes_flattens_every_hit_policy() -> None:
