@@ -52,6 +52,25 @@ SCHEMA = {
 }
 
 
+# How the missing parts are named to people (the case keys stay English).
+PART_NAMES = {
+    "background": ("背景资料", "background"),
+    "current_use": ("使用现状", "current use"),
+    "organisation": ("组织机构", "organisation"),
+    "personal": ("个人资料", "personal data"),
+    "competitors": ("竞争对手", "competitors"),
+    "stakeholders": ("客户关系图", "stakeholder map"),
+    "strengths": ("优势", "strengths"),
+    "weaknesses": ("劣势", "weaknesses"),
+    "opportunities": ("机会", "opportunities"),
+    "threats": ("威胁", "threats"),
+}
+
+
+def _names(keys: list[str], lang: int) -> list[str]:
+    return [PART_NAMES.get(k, (k, k))[lang] for k in keys]
+
+
 def _profile(facts: dict[str, Any]) -> Verdict:
     profile = get(facts, "account.profile", {})
     profile = profile if isinstance(profile, dict) else {}
@@ -74,7 +93,8 @@ def _swot(facts: dict[str, Any]) -> Verdict:
     missing = [q for q in QUADRANTS if not swot[q]]
     values = {q: len(swot[q]) for q in QUADRANTS}
     if missing:
-        return Verdict(False, text(f"SWOT 还缺：{'、'.join(missing)}。", f"SWOT lacks: {', '.join(missing)}."), values)
+        return Verdict(False, text(f"SWOT 还缺：{'、'.join(_names(missing, 0))}。",
+                                   f"SWOT lacks: {', '.join(_names(missing, 1))}."), values)
     return Verdict(True, text("SWOT 四个象限都已填写。", "All four SWOT quadrants are filled."), values)
 
 
