@@ -242,7 +242,7 @@ class Impact:
             "cases": self.cases, "changed_cases": len(self.changed), "unchanged_cases": self.cases - len(self.changed),
             "rejected": len(self.rejected), "counts": dict(self.counts),
             "changes": [c.to_dict() for c in shown],
-            "rejected_records": [{"source": s, "line": ln, "message": m} for s, ln, m in self.rejected],
+            "rejected_records": [{"source": s, "line": ln or None, "message": m} for s, ln, m in self.rejected],
         }
 
 
@@ -269,11 +269,12 @@ def compare_case(old: CompiledPlaybook, new: CompiledPlaybook, facts: dict[str, 
                       {k: v for k, v in after.items() if k != "stage_index"}, changed)
 
 
-def portfolio_impact(old: CompiledPlaybook, new: CompiledPlaybook, inputs: list[str], today: dt.date) -> Impact:
+def portfolio_impact(old: CompiledPlaybook, new: CompiledPlaybook, inputs: list[str], today: dt.date,
+                     input_format: str = "auto") -> Impact:
     """Run every case of ``inputs`` through both versions. Unusable inputs raise PlaybookError."""
     from ..batch.readers import iter_records, open_sources
 
-    sources = open_sources(inputs)
+    sources = open_sources(inputs, input_format)
     names = [s.name for s in sources]
     impact = Impact()
     converters: dict[int, Any] = {}
@@ -286,6 +287,9 @@ def portfolio_impact(old: CompiledPlaybook, new: CompiledPlaybook, inputs: list[
             case_id = case_id or (str(facts["id"]) if facts.get("id") is not None else f"{names[source]}:{line}")
             found = compare_case(old, new, facts, case_id, today)
         except PlaybookError as exc:
+            if kind == "f":  # a case file: the line inside it, as `playbook check` reports it
+                line = next((p.location.line for p in exc.problems
+                             if p.location is not None and p.location.line is not None), line)
             impact.rejected.append((str(where), line, "; ".join(p.message for p in exc.problems)))
             continue
         except (ValueError, TypeError) as exc:
@@ -378,5 +382,5 @@ def render_text(old: CompiledPlaybook, new: CompiledPlaybook, changes: list[Chan
         if len(impact.changed) > limit:
             lines.append(f"  … and {len(impact.changed) - limit} more (use --format json for all)")
         for source, line, message in impact.rejected[:limit]:
-            lines.append(f"  rejected {source}:{line}: {message}")
+            lines.append(f"  rejected {source}{f':{line}' if line else ''}: {message}")
     return "\n".join(lines) + "\n"

@@ -76,8 +76,12 @@ def flow(pb: CompiledPlaybook, lang: str) -> Flow:
 
 
 def _mm(text: str) -> str:
-    """Text inside a quoted Mermaid label."""
-    return escape(text, quote=False).replace('"', "#quot;")
+    """Text inside a quoted Mermaid label (one line: a newline would end the statement)."""
+    return escape(_one_line(text), quote=False).replace('"', "#quot;")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _node_id(prefix: str, raw: str) -> str:
@@ -91,7 +95,7 @@ def outcome_text(o: OutcomeNode, lang: str) -> str:
 
 
 def to_mermaid(f: Flow) -> str:
-    lines = ["flowchart TD", f"  %% {f.title}", f"  %% {label('legend', f.lang)}"]
+    lines = ["flowchart TD", f"  %% {_one_line(f.title)}", f"  %% {label('legend', f.lang)}"]
     lines.append(f'  start(["{_mm(label("start", f.lang))}"])')
     for sid, title in f.stages:
         lines.append(f'  {_node_id("s", sid)}["{_mm(title)}"]')

@@ -225,7 +225,8 @@ class HandbookBuilder:
                 titles[s.id] for s in self.pb.stages if s.id in o.from_stages)
             kind = label(o.kind, lang) if o.kind in ("won", "lost", "dropped") else o.kind
             rows.append([self.t(o.title), kind, sources, self.t(o.guidance)])
-        headers = [label("outcome", lang), label("kind", lang), label("reached_from", lang), label("guidance", lang)]
+        headers = [label("outcome", lang), label("kind", lang), label("reached_from", lang),
+                   label("outcome_guidance", lang)]
         if not any(r[3] for r in rows):
             headers, rows = headers[:3], [r[:3] for r in rows]
         self.add(Table(headers, rows))
@@ -307,27 +308,35 @@ _CODE = re.compile(r"`([^`]*)`")
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_text(text: str) -> str:
+    """Playbook text in Markdown: a ``<`` outside `code` spans is escaped, so a title such as
+    ``<script>`` or ``金额<100万`` shows as written instead of becoming raw HTML."""
+    parts = _CODE.split(text)  # odd indexes: the insides of code spans
+    return "".join(f"`{p}`" if i % 2 else p.replace("<", "\\<") for i, p in enumerate(parts))
 
 
 def render_markdown(pb: CompiledPlaybook, lang: str) -> str:
     out: list[str] = []
     for block in HandbookBuilder(pb, lang).build():
         if isinstance(block, Heading):
-            out.append("#" * block.level + " " + block.text)
+            out.append("#" * block.level + " " + " ".join(_md_text(block.text).split()))  # one line
         elif isinstance(block, Para):
-            out.append(f"*{block.text}*" if block.css in ("meta", "caption") else block.text)
+            text = _md_text(block.text)
+            out.append(f"*{text}*" if block.css in ("meta", "caption") else text)
         elif isinstance(block, Bullets):
             lines = []
             for item in block.items:
                 prefix = "- [ ] " if block.checklist else "- "
-                text = f"**{item.text}**" if item.strong else item.text
+                text = f"**{_md_text(item.text)}**" if item.strong else _md_text(item.text)
                 badge = f" *({item.badge})*" if item.badge else ""
-                note = f" — {item.note}" if item.note and block.checklist else ""
+                note = f" — {_md_text(item.note)}" if item.note and block.checklist else ""
                 lines.append(prefix + text + badge + note)
                 if item.note and not block.checklist:
-                    lines.append(f"  <br>{item.note}")
-                lines += [f"    - {s}" for s in item.sub]
+                    lines.append(f"  <br>{_md_text(item.note)}")
+                lines += [f"    - {_md_text(s)}" for s in item.sub]
             out.append("\n".join(lines))
         elif isinstance(block, Table):
             lines = ["| " + " | ".join(_md_cell(h) for h in block.headers) + " |",
@@ -372,7 +381,7 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 figure.flow { margin: 10px 0 20px; overflow-x: auto; }
 figure.flow svg { max-width: 100%; height: auto; }
 nav.toc { background: var(--soft); padding: 10px 16px; border-radius: 6px; margin: 18px 0; }
-nav.toc ol { margin: 4px 0; padding-left: 22px; }
+nav.toc ol { margin: 4px 0; padding-left: 4px; list-style: none; }
 @media print { main { max-width: none; padding: 0; } h2 { break-before: auto; } a { color: inherit; } }
 """
 

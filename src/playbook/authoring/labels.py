@@ -29,6 +29,7 @@ LABELS: dict[str, dict[str, str]] = {
     "if_not_met": {"en": "If not met", "zh": "未满足时"},
     "actions": {"en": "What to do", "zh": "要做的事"},
     "guidance": {"en": "How to work this stage", "zh": "工作方法"},
+    "outcome_guidance": {"en": "What to do", "zh": "怎么做"},
     "on_enter": {"en": "when the stage starts", "zh": "进入阶段时"},
     "on_exit": {"en": "when leaving the stage", "zh": "离开阶段时"},
     "on_check": {"en": "while in the stage", "zh": "阶段进行中"},

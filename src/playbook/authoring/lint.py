@@ -33,6 +33,7 @@ _LOAD_CODES = [
     (re.compile(r"unknown action"), "PB103", None),
     (re.compile(r"duplicate"), "PB104", None),
     (re.compile(r"unknown stage\(s\) in `from`"), "PB403", ERROR),
+    (re.compile(r"lookup: unknown table"), "PB601", ERROR),  # the loader checks lookups too
 ]
 
 

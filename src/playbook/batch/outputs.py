@@ -6,6 +6,7 @@ Every destination is checked before the batch starts, so an unwritable path cost
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -15,15 +16,18 @@ from ..errors import PlaybookError, Problem
 
 
 class Outputs:
-    def __init__(self, targets: list[tuple[str, str]]):
+    def __init__(self, targets: list[tuple[str, str]], inputs: list[Path] | None = None):
         seen: set[str] = set()
         problems: list[Problem] = []
         for _fmt, path in targets:
-            if path in seen:
+            key = path if path == "-" else os.path.realpath(path)
+            if key in seen:
                 problems.append(Problem(f"{path}: two outputs write to the same place"))
-            seen.add(path)
-            if path != "-" and not Path(path).parent.is_dir():
-                problems.append(Problem(f"{path}: the folder does not exist", None, "create it first"))
+            seen.add(key)
+            if path != "-":
+                problem = _unwritable(Path(path), inputs or [])
+                if problem is not None:
+                    problems.append(problem)
         if problems:
             raise PlaybookError(problems)
         self.targets = targets
@@ -42,7 +46,11 @@ class Outputs:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        try:
+            self.close()
+        except PlaybookError:
+            if exc is None:
+                raise  # else the error already on its way is the one to report
 
     def _open(self, path: str) -> TextIO:
         if path == "-":
@@ -52,13 +60,22 @@ class Outputs:
         return fh
 
     def close(self) -> None:
+        failed: list[Problem] = []
         for fh in self._opened:
-            fh.close()
+            try:
+                fh.close()  # flushes: a full disk shows up here
+            except OSError as exc:
+                failed.append(Problem(f"{fh.name}: cannot write: {exc.strerror or exc}"))
         self._opened.clear()
+        if failed:
+            raise PlaybookError(failed)
 
     def write_jsonl(self, text: str) -> None:
         for fh in self._jsonl:
-            fh.write(text)
+            try:
+                fh.write(text)
+            except OSError as exc:
+                raise PlaybookError(f"{getattr(fh, 'name', '-')}: cannot write: {exc.strerror or exc}") from None
 
     def write_summaries(self, summary: dict[str, Any]) -> None:
         for fmt, path in self.targets:
@@ -85,3 +102,28 @@ def render(fmt: str, summary: dict[str, Any]) -> str:
 
         return render_html(summary)
     raise ValueError(fmt)
+
+
+def _unwritable(path: Path, inputs: list[Path]) -> Problem | None:
+    """Why ``path`` cannot take an output, checked before the batch runs (an hour's batch must
+    not end on a typo, and an output must never overwrite the portfolio it reads)."""
+    if not path.parent.is_dir():
+        return Problem(f"{path}: the folder does not exist", None, "create it first")
+    if path.is_dir():
+        return Problem(f"{path}: is a folder", None, "give a file name, e.g. funnel.html")
+    for source in inputs:
+        try:
+            if path.exists() and os.path.samefile(path, source):
+                return Problem(f"{path}: is also an --input; writing it would destroy the portfolio",
+                               None, "write the output to another file")
+        except OSError:
+            continue
+    existed = path.exists()
+    try:  # append mode: proves the file can be written without truncating a previous report
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return Problem(f"{path}: cannot write: {exc.strerror or exc}")
+    if not existed:
+        path.unlink(missing_ok=True)
+    return None

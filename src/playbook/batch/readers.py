@@ -24,6 +24,7 @@ import gzip
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ FORMATS = ("auto", "jsonl", "json", "csv", "dir")
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 READ_SIZE = 1 << 20
 MAX_DOCUMENT = 64 << 20  # one element of a JSON array larger than this is rejected
+# Text is decoded with ``surrogateescape``: a byte that is not UTF-8 becomes one of these, so the
+# record holding it is rejected with its line and the rest of the file is still read.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+NOT_UTF8 = "not UTF-8 text (save the file as UTF-8)"
+PORTFOLIO_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".jsonl.gz", ".ndjson.gz", ".csv.gz", ".json.gz")
 
 
 @dataclass
@@ -79,7 +85,15 @@ def detect_format(path: Path) -> str:
     if name.endswith(".json"):
         with _open_binary(path) as fh:
             head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        return "json" if head.startswith(b"[") else "jsonl"
+        if head.startswith(b"["):
+            return "json"
+        first, newline, _ = head.partition(b"\n")
+        if head.startswith(b"{") and newline:
+            try:
+                json.loads(first)
+            except ValueError:  # one object over several lines: not JSONL (the JSON reader says so)
+                return "json"
+        return "jsonl"
     raise PlaybookError([Problem(
         f"{path}: cannot tell the input format from the file name",
         None,
@@ -92,6 +106,9 @@ def open_sources(names: tuple[str, ...] | list[str], fmt: str = "auto") -> list[
     sources: list[Source] = []
     problems: list[Problem] = []
     for index, name in enumerate(names):
+        if name == "-" and "-" in names[:index]:
+            problems.append(Problem("- (stdin) is given twice", None, "stdin can be read once; give it one --input -"))
+            continue
         if name == "-":
             sources.append(Source(index, "<stdin>", "jsonl" if fmt in ("auto", "dir") else fmt, None))
             continue
@@ -105,8 +122,8 @@ def open_sources(names: tuple[str, ...] | list[str], fmt: str = "auto") -> list[
         except PlaybookError as exc:
             problems.extend(exc.problems)
             continue
-        except OSError as exc:
-            problems.append(Problem(f"{name}: cannot read: {exc.strerror or exc}"))
+        except (OSError, EOFError) as exc:
+            problems.append(Problem(f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}"))
             continue
         if (this_fmt == "dir") != path.is_dir():
             problems.append(Problem(f"{name}: --input-format {this_fmt} does not fit "
@@ -139,6 +156,9 @@ def iter_records(sources: list[Source], meter: Meter | None = None) -> Iterator[
             yield from readers[source.format](source, meter)
         except OSError as exc:  # unreadable mid-way (permissions, disk): reported, batch goes on
             yield (source.index, 0, "x", f"cannot read: {exc.strerror or exc}")
+        except EOFError:  # gzip: the compressed file stops short (an interrupted copy or download)
+            yield (source.index, 0, "x", "the compressed file is truncated; the rest of the file is lost "
+                   "(copy or download it again)")
         except UnicodeDecodeError as exc:
             yield (source.index, 0, "x", f"not UTF-8 text ({exc.reason}); the rest of the file is skipped")
 
@@ -166,21 +186,23 @@ def _json_array(source: Source, meter: Meter) -> Iterator[Record]:
     decoder = json.JSONDecoder()
     index = source.index
     raw = sys.stdin.buffer if source.path is None else _open_binary(source.path)
-    fh = io.TextIOWrapper(raw, encoding="utf-8-sig")
+    fh = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape")
     try:
         buf = ""
+        dirty = False  # a byte that is not UTF-8 was read
         pos = 0  # parse position in buf
         line = 1  # line number at ``counted``
         counted = 0  # position in buf up to which newlines are counted
         eof = False
 
         def fill() -> bool:
-            nonlocal buf, pos, counted, eof, line
+            nonlocal buf, pos, counted, eof, line, dirty
             chunk = fh.read(READ_SIZE)
             if not chunk:
                 eof = True
                 return False
-            meter.bytes += len(chunk.encode("utf-8")) if source.size else 0
+            meter.bytes += len(chunk.encode("utf-8", "surrogateescape")) if source.size else 0
+            dirty = dirty or _NOT_UTF8.search(chunk) is not None
             line += buf.count("\n", counted, pos)
             buf = buf[pos:] + chunk
             counted = 0
@@ -204,8 +226,11 @@ def _json_array(source: Source, meter: Meter) -> Iterator[Record]:
             return line
 
         fill()
-        if skip_ws() != "[":
-            yield (index, line_at(pos), "x", "expected a JSON array of cases ([ {...}, {...} ]); "
+        head = skip_ws()
+        if head != "[":
+            got = "one JSON object (a single case: check it with `playbook check PLAYBOOK FILE`)" \
+                if head == "{" else "nothing" if head is None else repr(head)
+            yield (index, line_at(pos), "x", f"expected a JSON array of cases ([ {{...}}, {{...}} ]), got {got}; "
                    "for one case per line use .jsonl")
             return
         pos += 1
@@ -216,6 +241,11 @@ def _json_array(source: Source, meter: Meter) -> Iterator[Record]:
                 yield (index, line_at(pos), "x", "unexpected end of file: the JSON array is not closed with ]")
                 return
             if ch == "]":
+                pos += 1
+                extra = skip_ws()
+                if extra is not None:
+                    yield (index, line_at(pos), "x", f"unexpected {extra!r} after the closing ] of the array; "
+                           "the rest of the file is skipped (one JSON array per file)")
                 return
             if not first:
                 if ch != ",":
@@ -242,6 +272,9 @@ def _json_array(source: Source, meter: Meter) -> Iterator[Record]:
             element_line = line_at(start)
             meter.records += 1
             pos = end
+            if dirty and _NOT_UTF8.search(buf, start, end):
+                yield (index, element_line, "x", NOT_UTF8)
+                continue
             yield (index, element_line, "d", value)
     finally:
         fh.close() if source.path is not None else fh.detach()
@@ -268,9 +301,10 @@ def check_header(header: list[str]) -> str | None:
 def _csv(source: Source, meter: Meter) -> Iterator[Record]:
     index = source.index
     raw = sys.stdin.buffer if source.path is None else _open_binary(source.path)
-    fh = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    fh = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", errors="surrogateescape")
     try:
-        reader = csv.reader(fh)
+        # strict: a quote that is never closed is an error, not the rest of the file in one cell
+        reader = csv.reader(fh, strict=True)
         try:
             header = next(reader)
         except StopIteration:
@@ -279,7 +313,7 @@ def _csv(source: Source, meter: Meter) -> Iterator[Record]:
             yield (index, 1, "x", f"invalid CSV header: {exc}; the file is skipped")
             return
         header = [h.strip() for h in header]
-        problem = check_header(header)
+        problem = NOT_UTF8 if _NOT_UTF8.search("".join(header)) else check_header(header)
         if problem:
             yield (index, 1, "x", f"{problem}; the file is skipped (name columns like opportunity.amount)")
             return
@@ -292,7 +326,9 @@ def _csv(source: Source, meter: Meter) -> Iterator[Record]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield (index, start, "x", f"invalid CSV: {exc}")
+                reason = ("a quoted cell is never closed (a \" is missing); the rest of the file is skipped"
+                          if str(exc) == "unexpected end of data" else str(exc))
+                yield (index, start, "x", f"invalid CSV: {reason}")
                 start = reader.line_num + 1
                 continue
             line_no, start = start, reader.line_num + 1
@@ -304,6 +340,9 @@ def _csv(source: Source, meter: Meter) -> Iterator[Record]:
             if len(row) != width:
                 yield (index, line_no, "x", f"expected {width} columns as in the header, got {len(row)}")
                 continue
+            if _NOT_UTF8.search("".join(row)):
+                yield (index, line_no, "x", NOT_UTF8)
+                continue
             yield (index, line_no, "c", row)
     finally:
         fh.close() if source.path is not None else fh.detach()
@@ -314,7 +353,13 @@ def _directory(source: Source, meter: Meter) -> Iterator[Record]:
     for root, dirs, files in os.walk(source.path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith(".") or not name.lower().endswith(CASE_SUFFIXES):
+            low = name.lower()
+            if not name.startswith(".") and low.endswith(PORTFOLIO_SUFFIXES):
+                meter.records += 1  # a portfolio file is not one case: never skipped in silence
+                yield (source.index, 0, "x", f"{os.path.join(root, name)}: a portfolio file inside a folder "
+                       "is not read as cases; give it as its own --input")
+                continue
+            if name.startswith(".") or not low.endswith(CASE_SUFFIXES):
                 continue
             meter.records += 1
             yield (source.index, 0, "f", os.path.join(root, name))

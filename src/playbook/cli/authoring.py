@@ -117,13 +117,15 @@ def _emit(text: str, output: str | None) -> None:
 @click.option("-i", "--input", "inputs", multiple=True, metavar="PORTFOLIO",
               help="Cases to re-check with both versions: JSONL, JSON array, CSV or a directory of "
                    "YAML/JSON case files (repeatable).")
+@click.option("--input-format", type=click.Choice(("auto", "jsonl", "json", "csv", "dir")), default="auto",
+              show_default=True, help="Input format (auto: from the file name).")
 @format_option("text", "json")
 @lang_option
 @today_option
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               help="Text: list at most this many affected cases.")
 @click.pass_context
-def diff_cmd(ctx: click.Context, old_ref: str, new_ref: str, inputs: tuple[str, ...], fmt: str,
+def diff_cmd(ctx: click.Context, old_ref: str, new_ref: str, inputs: tuple[str, ...], input_format: str, fmt: str,
              lang: str | None, today: Any, limit: int) -> None:
     """What changed from OLD to NEW (two versions of a playbook): stages, criteria, thresholds,
     actions, outcomes, scorecards, tables — and, with --input, which cases change current stage,
@@ -143,7 +145,7 @@ def diff_cmd(ctx: click.Context, old_ref: str, new_ref: str, inputs: tuple[str, 
     new = load_playbook(new_ref, registry=reg)
     changes = structural_diff(old, new, lang)
     day = to_date(today) or dt.date.today()
-    impact = portfolio_impact(old, new, list(inputs), day) if inputs else None
+    impact = portfolio_impact(old, new, list(inputs), day, input_format) if inputs else None
     if fmt == "json":
         out: dict[str, Any] = {"old": {"id": old.id, "version": old.version, "path": str(old.path)},
                                "new": {"id": new.id, "version": new.version, "path": str(new.path)},
