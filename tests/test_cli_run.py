@@ -165,3 +165,18 @@ def test_without_durable_rules_run_mode_says_why_and_queries_still_work(setup: d
     status = subprocess.run([sys.executable, "-m", "playbook", "status", "acme", "--format", "json"],
                             capture_output=True, text=True, env=full, timeout=60)
     assert status.returncode == 0 and json.loads(status.stdout)["stage"] == "propose"
+
+
+def test_commit_every_and_commit_ms_options(setup: dict[str, Any], run_cli: Any, tmp_path: Path) -> None:
+    results = {}
+    for every in ("1", "2", "64"):
+        store = str(tmp_path / f"s{every}.sqlite")
+        result = run_cli("run", setup["playbook"], setup["events"], "--store", store, "--format", "json",
+                         "--commit-every", every, "--commit-ms", "5")
+        assert result.exit_code == 1, result
+        data = json.loads(result.stdout)
+        results[every] = (data["counts"], data["transitions"], data["rejected"])
+    assert results["1"] == results["2"] == results["64"]
+    for bad in (("--commit-every", "0"), ("--commit-ms", "0"), ("--commit-every", "x")):
+        result = run_cli("run", setup["playbook"], setup["events"], "--store", setup["store"], *bad)
+        assert result.exit_code == 2 and "Invalid value" in result.stderr, result

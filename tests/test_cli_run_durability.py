@@ -1,5 +1,6 @@
-"""Idempotence and durability of `playbook run`, for real: re-runs, SIGKILL mid-run, and two
-processes racing on one store. The end state is compared with an uninterrupted run."""
+"""Idempotence and durability of `playbook run`, for real: re-runs, SIGKILL mid-run (and
+mid-group: events are committed in groups), and two processes racing on one store. The end
+state is compared with an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -40,11 +41,11 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _run(store: Path, events: Path) -> subprocess.Popen[str]:
+def _run(store: Path, events: Path | str, *options: str, stdin: Any = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     return subprocess.Popen([sys.executable, "-m", "playbook", "run", "six-step-sales", str(events),
-                             "--store", str(store), "--format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--store", str(store), "--format", "json", *options],
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -97,30 +98,74 @@ def test_re_running_the_same_events_changes_nothing(events_file: Path, reference
     assert state(reference["store"]) == reference["state"]
 
 
+@pytest.mark.parametrize("options", [("--commit-every", "1"), ("--commit-every", "25", "--commit-ms", "60000"), ()],
+                         ids=["one-per-event", "groups-of-25", "defaults"])
 def test_a_run_killed_mid_way_and_re_run_ends_in_the_same_state(events_file: Path, reference: dict[str, Any],
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, options: tuple[str, ...]) -> None:
     store = tmp_path / "store.sqlite"
     total = reference["total"]
-    for threshold in (total // 5, total // 2):  # kill twice, at different points
-        proc = _run(store, events_file)
+    first = True
+    for threshold in (total // 5, total // 2, 4 * total // 5):  # kill three times, at different points
+        proc = _run(store, events_file, *options)
         deadline = time.monotonic() + 60
         while _count(store) < threshold and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert proc.poll() is None, "the run finished before it could be killed; make the file bigger"
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # almost surely mid-group: a group is committed whole or not at all
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
         applied = _count(store)
         assert threshold <= applied < total
+        if first and "25" in options:  # a fresh store: every event of a group adds one row
+            assert applied % 25 == 0, f"{applied} events stored: a group was committed in part"
+        first = False
+    report = _finish(_run(store, events_file, *options))
+    assert report["counts"]["duplicate"] == applied
+    assert report["counts"]["applied"] + report["counts"]["rejected"] == total - applied
+    assert state(store) == reference["state"]
+
+
+def test_a_live_feed_killed_mid_group_and_re_run_ends_in_the_same_state(events_file: Path, reference: dict[str, Any],
+                                                                       tmp_path: Path) -> None:
+    """Events arrive on stdin a few at a time: each arrival is committed before the run waits
+    for the next (a group never waits for input); a kill loses at most the group in flight."""
+    store = tmp_path / "store.sqlite"
+    lines = events_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    proc = _run(store, "-", "--commit-every", "1000", "--commit-ms", "60000", stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    sent = 0
+    for burst in (7, 30, 3):
+        proc.stdin.writelines(lines[sent:sent + burst])
+        proc.stdin.flush()
+        sent += burst
+        deadline = time.monotonic() + 60
+        while _count(store) < sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _count(store) == sent  # committed although far fewer than 1000 events and 60 s
+    proc.stdin.writelines(lines[sent:])  # the rest at once, then kill it in the middle
+    proc.stdin.flush()
+    while _count(store) < sent + 50 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdin.close()
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+    applied = _count(store)
+    assert sent + 50 <= applied < reference["total"]
     report = _finish(_run(store, events_file))
     assert report["counts"]["duplicate"] == applied
     assert state(store) == reference["state"]
 
 
+@pytest.mark.parametrize("options", [((), ()), (("--commit-every", "1"), ("--commit-every", "16"))],
+                         ids=["both-default-groups", "per-event-vs-groups-of-16"])
 def test_two_processes_feeding_one_store_lose_nothing_and_apply_nothing_twice(
-        events_file: Path, reference: dict[str, Any], tmp_path: Path) -> None:
+        events_file: Path, reference: dict[str, Any], tmp_path: Path,
+        options: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
     store = tmp_path / "store.sqlite"
-    first, second = _run(store, events_file), _run(store, events_file)  # the same events, at the same time
+    # the same events, at the same time
+    first, second = _run(store, events_file, *options[0]), _run(store, events_file, *options[1])
     a, b = _finish(first), _finish(second)
     total = reference["total"]
     done = lambda r: r["counts"]["applied"] + r["counts"]["rejected"]  # noqa: E731

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -454,3 +455,140 @@ def test_a_stream_releases_its_session_and_a_failed_transaction_drops_it(pb: Any
 def test_big_integers_in_events_stay_exact() -> None:
     [event] = list(read_events(['{"case": "a", "id": "e1", "facts": {"n": 123456789012345678901234567890}}']))
     assert isinstance(event, Event) and event.facts == {"n": 123456789012345678901234567890}
+
+
+# -- group commit ------------------------------------------------------------------------------
+
+
+def _committed(store: Any) -> list[tuple[str, str]]:
+    """What another connection sees: only what is committed."""
+    import sqlite3
+
+    conn = sqlite3.connect(store.location)
+    try:
+        return conn.execute("SELECT case_id, event_id FROM events ORDER BY case_id, event_id").fetchall()
+    finally:
+        conn.close()
+
+
+def _stream(*events: tuple[str, str, dict[str, Any]]) -> list[str]:
+    return [json.dumps({"case": c, "id": i, "at": "2026-03-01", "facts": f}) for c, i, f in events]
+
+
+STREAM = _stream(("acme", "e1", {"account": {"name": "Acme"}}),
+                 ("acme", "e2", {"opportunity": {"budget": 200, "need": True}}),
+                 ("beta", "e1", {"account": {"name": "Beta"}}),
+                 ("beta", "e2", {"opportunity": {"budget": 200, "need": True}}),
+                 ("acme", "e3", {"opportunity": {"proposal": True}}))
+
+
+def test_a_failing_event_is_undone_alone_and_the_events_before_it_are_committed(
+        pb: Any, store: Any, registry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from playbook.runtime.runfile import RunSummary, run_stream
+
+    save_case = type(store).save_case
+
+    def fail_beta_e2(self: Any, case: Any, **kw: Any) -> None:
+        save_case(self, case, **kw)  # its writes happen, then the event fails: all of it must go
+        if case.case_id == "beta" and case.events == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(store), "save_case", fail_beta_e2)
+    summary = RunSummary()
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_stream(Runner(store, registry, playbook=pb), read_events(STREAM), summary, commit_every=100)
+    assert _committed(store) == [("acme", "e1"), ("acme", "e2"), ("beta", "e1")]
+    assert summary.applied == 3 and flow.live_sessions() == 0
+    beta = store.get_case("beta")
+    assert beta.stage == "qualify" and beta.events == 1 and [e.event_id for e in store.history("beta")] == ["e1"] * 4
+    monkeypatch.undo()
+    again = run_stream(Runner(store, registry, playbook=pb), read_events(STREAM), RunSummary(), commit_every=2)
+    assert (again.duplicate, again.applied) == (3, 2)
+
+
+class _FailingCommit:
+    """The store's connection, except that COMMIT fails (as on an I/O error)."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            import sqlite3
+
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_a_group_whose_commit_fails_counts_nothing_keeps_no_session_and_re_runs_clean(
+        pb: Any, store: Any, registry: Any, tmp_path: Path) -> None:
+    import sqlite3
+
+    from playbook.runtime.runfile import RunSummary, run_stream
+
+    runner = Runner(store, registry, playbook=pb)
+    conn, store.conn = store.conn, _FailingCommit(store.conn)
+    summary = RunSummary()
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        run_stream(runner, read_events(STREAM), summary)
+    store.conn = conn
+    assert summary.applied == summary.rejected == 0 and _committed(store) == []  # nothing counted, nothing stored
+    assert flow.live_sessions() == 0 and not conn.in_transaction
+    # the same runner goes on from what the store holds (the playbook snapshot is put again)
+    done = run_stream(runner, read_events(STREAM), RunSummary(), commit_every=3)
+    with open_store(str(tmp_path / "ref.sqlite")) as ref:
+        expected = run_stream(Runner(ref, registry, playbook=pb), read_events(STREAM), RunSummary(), commit_every=1)
+        assert done.counts() == expected.counts()
+        for case in ("acme", "beta"):
+            got, want = store.get_case(case), ref.get_case(case)
+            assert (got.stage, got.facts, got.events) == (want.stage, want.facts, want.events)
+            assert [(e.kind, e.event_id, e.to_stage) for e in store.history(case)] == \
+                   [(e.kind, e.event_id, e.to_stage) for e in ref.history(case)]
+
+
+def test_a_live_feed_commits_what_it_has_before_waiting_for_more(pb: Any, store: Any, registry: Any) -> None:
+    import threading
+
+    from playbook.runtime.runfile import RunSummary, run_stream
+
+    more = threading.Event()
+    seen: list[list[tuple[str, str]]] = []
+
+    def feed() -> Any:  # like stdin: the next line comes when the sender sends it
+        yield from STREAM[:2]
+        more.wait(10)
+        yield from STREAM[2:]
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while len(_committed(store)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(_committed(store))  # while the feed waits: committed, with no transaction open
+        more.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    summary = run_stream(Runner(store, registry, playbook=pb), read_events(feed()), RunSummary(),
+                         commit_every=100, commit_ms=60_000, may_wait=True)
+    watcher.join()
+    assert seen == [[("acme", "e1"), ("acme", "e2")]]
+    assert summary.applied == 5 and len(_committed(store)) == 5
+
+
+def test_group_commit_ends_in_the_state_of_one_transaction_per_event(pb: Any, registry: Any, tmp_path: Path) -> None:
+    from playbook.runtime.runfile import RunSummary, run_stream
+
+    states = []
+    for every in (1, 2, 64):
+        with open_store(str(tmp_path / f"s{every}.sqlite")) as store:
+            summary = run_stream(Runner(store, registry, playbook=pb), read_events(STREAM + STREAM), RunSummary(),
+                                 commit_every=every)
+            states.append((summary.counts(),
+                           [(c.case_id, c.stage, c.facts, c.events) for c in store.iter_cases()],
+                           {c: [(e.kind, e.event_id, e.from_stage, e.to_stage) for e in store.history(c)]
+                            for c in ("acme", "beta")}))
+    assert states[0] == states[1] == states[2]
+    assert states[0][0]["duplicate"] == len(STREAM)

@@ -226,3 +226,91 @@ def test_processes_opening_one_new_store_at_the_same_time_all_succeed(tmp_path: 
                  for _ in range(3)]
         errors = [p.communicate(timeout=120)[1] for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], errors
+
+
+# -- group commit ------------------------------------------------------------------------------
+
+
+def _record(w: object, case: str, event: str) -> None:
+    w.record_event(case, event, type="facts", at=None, actor=None, status="applied", reason=None)  # type: ignore[attr-defined]
+
+
+def _events(path: Path) -> list[tuple[str, str]]:
+    """What another connection sees: only committed rows."""
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("SELECT case_id, event_id FROM events ORDER BY case_id, event_id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_group_commits_its_units_together_and_a_failed_unit_is_undone_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as store:
+        with store.group():
+            with store.write() as w:
+                _record(w, "a", "e1")
+            with pytest.raises(RuntimeError), store.write() as w:
+                _record(w, "a", "e2")
+                w.put_playbook(_snapshot())
+                w.save_case(_case("a"))
+                raise RuntimeError("event failed half-way")
+            with store.write() as w:
+                _record(w, "a", "e3")
+            assert _events(path) == []  # nothing is visible to others before the group commits
+            assert store.has_event("a", "e1") and not store.has_event("a", "e2")  # this connection sees it
+        assert _events(path) == [("a", "e1"), ("a", "e3")]
+        assert store.get_case("a") is None and store.get_playbook("h1") is None  # all of the failed unit is gone
+
+
+def test_a_group_that_raises_stores_nothing_and_groups_do_not_nest(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as store:
+        with pytest.raises(KeyboardInterrupt), store.group():
+            with store.write() as w:
+                _record(w, "a", "e1")
+            raise KeyboardInterrupt
+        assert _events(path) == [] and not store.conn.in_transaction
+        with store.group(), pytest.raises(RuntimeError, match="do not nest"), store.group():
+            pass
+        with store.write() as w:  # outside a group, write() is its own transaction again
+            _record(w, "a", "e2")
+        assert _events(path) == [("a", "e2")]
+
+
+def test_a_group_never_commits_a_half_done_unit(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as store:
+        with pytest.raises(PlaybookError, match="interrupted half-way"), store.group():
+            with store.write() as w:
+                _record(w, "a", "e1")
+            unit = store.write()
+            w = unit.__enter__()  # a unit left open (as if its undo had been interrupted)
+            _record(w, "a", "e2")
+        unit.gen.close()  # type: ignore[attr-defined]  # its transaction is gone: nothing left to undo
+        assert _events(path) == [] and not store.conn.in_transaction
+
+
+def test_a_group_lost_by_sqlite_is_reported_not_committed(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as store:
+        with pytest.raises(PlaybookError, match="aborted the transaction"), store.group():
+            with store.write() as w:
+                _record(w, "a", "e1")
+            store.conn.execute("ROLLBACK")  # what SQLite does itself on some I/O and disk-full errors
+        assert _events(path) == []
+
+
+def test_a_second_writer_waits_for_the_group_and_then_sees_all_of_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as first, open_store(str(path)) as second:
+        second.busy_timeout = 0.05
+        with first.group():
+            with first.write() as w:
+                _record(w, "a", "e1")
+            with pytest.raises(PlaybookError, match="stayed locked"), second.write():
+                pass
+        with second.write() as w:
+            assert w.has_event("a", "e1")
+            with pytest.raises(DuplicateEvent):
+                _record(w, "a", "e1")

@@ -7,12 +7,15 @@ merge its facts; evaluate them with ``engine.evaluate`` (plus valid waivers, see
 decide which moves are approved; drive the case's durable_rules flowchart through those moves
 (stage actions fire on enter/exit); then write the event row, the new state, the transitions,
 waivers and fired actions. A crash before the commit leaves no trace, so re-running the same
-events converges on exactly the state of an uninterrupted run.
+events converges on exactly the state of an uninterrupted run. Inside ``Runner.group()``
+(group commit, used by ``run_stream``) that unit is a savepoint of the group's transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,8 +152,26 @@ class Runner:
         try:
             return self._apply(event, keep_session)
         except BaseException:
-            release_sessions()
+            self._forget_uncommitted()
             raise
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: the events applied inside the block share one store transaction (each
+        is still its own savepoint, see ``Store.group``). If the block raises or the commit
+        fails, nothing of the group is stored -- and nothing of it is remembered here: the
+        durable_rules session and the cache of stored snapshots are dropped, so the next event
+        is derived from what the store holds."""
+        try:
+            with self.store.group():
+                yield
+        except BaseException:
+            self._forget_uncommitted()
+            raise
+
+    def _forget_uncommitted(self) -> None:
+        self._stored_hashes.clear()  # a snapshot put by a rolled-back write is not in the store
+        release_sessions()
 
     def _apply(self, event: Event, keep_session: bool) -> Applied:
         with self.store.write() as w:

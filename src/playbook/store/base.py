@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,12 +181,22 @@ class DuplicateEvent(Exception):
 
 
 class Store(StoreReader):
-    """A run-mode store. ``write()`` opens one exclusive, atomic transaction."""
+    """A run-mode store. ``write()`` opens one exclusive, atomic transaction.
+
+    ``group()`` (group commit) opens one transaction for several ``write()`` units: inside it,
+    each ``write()`` is a nested unit (a savepoint) that is undone alone when it raises, and
+    becomes durable only when the group commits -- all of the group's units, or none of them.
+    A store that cannot group keeps the default: ``group()`` does nothing, so every
+    ``write()`` commits on its own (which keeps every guarantee, only slower)."""
 
     location: str
 
     @abstractmethod
     def write(self) -> AbstractContextManager[StoreWriter]: ...
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        yield
 
     @abstractmethod
     def schema_version(self) -> int: ...

@@ -13,7 +13,6 @@ and for integers beyond 64 bits, which orjson would read as floats.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 
@@ -40,13 +39,21 @@ def dumps(value: Any) -> str:
 
 
 # orjson reads integers beyond 64 bits as floats (10**30 -> 1e+30): text with a run of 19 or
-# more digits is read by json, which keeps them exact (a cheap scan; rarely true).
-_LONG_DIGITS = re.compile(r"\d{19}")
+# more digits is read by json, which keeps them exact (rarely true). The scan maps every ASCII
+# digit to 1 and every other byte to 0 and looks for 19 ones in a row: a few microseconds for
+# a case's facts, where a regular expression took ~40 (it tries every position).
+_DIGIT_MAP = bytes(1 if 0x30 <= b <= 0x39 else 0 for b in range(256))
+_NINETEEN = b"\x01" * 19
+
+
+def _long_digits(text: str | bytes) -> bool:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return len(data) >= 19 and _NINETEEN in data.translate(_DIGIT_MAP)
 
 
 def loads(text: str | bytes) -> Any:
     """Parse JSON text exactly as ``json.loads`` would (orjson when that is the same)."""
-    if _orjson is not None and not _LONG_DIGITS.search(text if isinstance(text, str) else text.decode("utf-8")):
+    if _orjson is not None and not _long_digits(text):
         try:
             return _orjson.loads(text)
         except ValueError:  # orjson.JSONDecodeError: NaN/Infinity written by json -> json reads them
