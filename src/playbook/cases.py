@@ -34,7 +34,13 @@ def read_case(source: str) -> CaseInput:
     """A case file (or ``-`` for stdin) -> CaseInput. Raises CaseError."""
     try:
         if source == "-":
-            text = sys.stdin.read()
+            stream = getattr(sys.stdin, "buffer", None)  # bytes: a bad encoding is reported, not raised
+            raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise CaseError([Problem(f"not UTF-8 text (byte {exc.start})", Location("<stdin>"),
+                                         "send the case as UTF-8")]) from None
             doc = parse_text(text, "<stdin>", fmt="json" if text.lstrip().startswith(("{", "[")) else "yaml")
             default_id = "stdin"
         else:
@@ -42,9 +48,12 @@ def read_case(source: str) -> CaseInput:
             default_id = Path(source).stem
     except PlaybookError as exc:
         raise CaseError(exc.problems) from None
+    if doc.data is None:
+        raise CaseError([Problem("the case is empty", Location(doc.file),
+                                 "write the facts as key: value pairs (see schemas/case.schema.json)")])
     if not isinstance(doc.data, dict):
         raise CaseError([Problem(
-            f"a case must be a mapping of facts (got {type(doc.data).__name__})",
+            f"a case must be a mapping of facts (got {_kind(doc.data)})",
             doc.locate(()) if doc.positions else Location(doc.file),
             "write the case as key: value pairs (see schemas/case.schema.json)",
         )])
@@ -61,3 +70,8 @@ def read_case(source: str) -> CaseInput:
                                          doc.locate(("today",)))]) from None
     raw_id = facts.get("id")
     return CaseInput(facts, str(raw_id) if raw_id is not None else default_id, doc, today, stage)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a text", int: "a number", float: "a number", bool: "true/false"}.get(
+        type(value), type(value).__name__)

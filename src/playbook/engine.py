@@ -99,6 +99,18 @@ def compute_derived(pb: CompiledPlaybook, facts: dict[str, Any], ctx: EvalContex
     return derived
 
 
+def _as_date(today: Any) -> dt.date:
+    """The evaluation date: a date, a datetime (its date) or an ISO date text."""
+    if isinstance(today, dt.datetime):
+        return today.date()
+    if isinstance(today, dt.date):
+        return today
+    try:
+        return dt.date.fromisoformat(today)
+    except (TypeError, ValueError):
+        raise CaseError(f"the evaluation date must be a date or YYYY-MM-DD, got {today!r}") from None
+
+
 def evaluate(
     pb: CompiledPlaybook,
     facts: dict[str, Any],
@@ -112,7 +124,7 @@ def evaluate(
     if not isinstance(facts, dict):
         raise CaseError(f"a case must be a mapping of facts, got {type(facts).__name__}")
     if ctx is None:
-        ctx = EvalContext(today) if today is not None else EvalContext()
+        ctx = EvalContext(_as_date(today)) if today is not None else EvalContext()
     derive_errors: list[tuple[str, BaseException]] = []
     derived = compute_derived(pb, facts, ctx, derive_errors) if pb.derivations else {}
 

@@ -9,6 +9,7 @@ passing and failing across the examples.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,28 @@ class ExampleOutcome:
     result: CheckResult | None = None
 
 
-def _parse_example(data: Any, name: str, location: Location) -> Example:
+_BOOL_KEYS = ("entered", "ready_to_advance", "complete")
+_STAGE_ID_KEYS = ("current", "inferred", "outcome", "declared", "next")
+
+
+def _expect_type_problem(key: str, value: Any) -> str | None:
+    """What ``expect.<key>`` must be, when ``value`` is not that (a typo must not pass or crash)."""
+    if key in _BOOL_KEYS and not isinstance(value, bool):
+        return "true or false"
+    if key in _STAGE_ID_KEYS and value is not None and not isinstance(value, str):
+        return "an id (or null)"
+    if key in LIST_KEYS and not (value is None or (isinstance(value, list)
+                                                   and all(isinstance(v, str) for v in value))):
+        return "a list of criterion ids"
+    if key == "derived" and not (value is None or isinstance(value, dict)):
+        return "a mapping of dotted path -> expected value"
+    if key == "warnings" and (isinstance(value, bool) or not isinstance(value, int)):
+        return "a number"
+    return None
+
+
+def _parse_example(data: Any, name: str, location: Location,
+                   locate: Callable[[tuple[Any, ...]], Location] | None = None) -> Example:
     if not isinstance(data, dict) or not isinstance(data.get("case"), dict):
         raise PlaybookError([Problem("an example needs a `case` mapping (and usually `expect`)", location)])
     unknown = set(data) - {"name", "description", "today", "stage", "case", "expect"}
@@ -56,6 +78,11 @@ def _parse_example(data: Any, name: str, location: Location) -> Example:
     if bad:
         raise PlaybookError([Problem(f"unknown key(s) in expect: {', '.join(sorted(bad))} "
                                      f"(allowed: {', '.join(EXPECT_KEYS)})", location)])
+    for key, value in expect.items():
+        wanted = _expect_type_problem(key, value)
+        if wanted:
+            where = locate(("expect", key)) if locate is not None else location
+            raise PlaybookError([Problem(f"expect.{key}: expected {wanted}, got {value!r}", where)])
     today = data.get("today")
     try:
         today_date = dt.date.fromisoformat(str(today)) if today is not None else None
@@ -78,7 +105,7 @@ def find_examples(pb: CompiledPlaybook, directory: Path | None = None) -> list[E
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in (".yaml", ".yml", ".json") and path.is_file():
                 doc = read_document(path)
-                examples.append(_parse_example(doc.data, path.stem, doc.locate(())))
+                examples.append(_parse_example(doc.data, path.stem, doc.locate(()), doc.locate))
     return examples
 
 

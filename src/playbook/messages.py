@@ -13,11 +13,15 @@ CATALOG: dict[str, dict[str, str]] = {
     "null": {"en": "fact is empty (null): {path}", "zh": "事实为空（null）：{path}"},
     "type": {"en": "type mismatch: {detail}", "zh": "类型不匹配：{detail}"},
     "empty": {"en": "nothing to evaluate: {detail}", "zh": "没有可计算的值：{detail}"},
+    "zero": {"en": "division by zero", "zh": "除数为零"},
+    "value": {"en": "invalid value: {detail}", "zh": "无效的值：{detail}"},
     "limit": {"en": "expression exceeds its limits: {detail}", "zh": "表达式超出限制：{detail}"},
     "error": {"en": "could not be evaluated: {detail}", "zh": "无法计算：{detail}"},
     "skipped_gate": {
-        "en": "declared stage {declared!r} is ahead of the inferred stage {inferred!r}: gates skipped ({criteria})",
-        "zh": "声明的阶段“{declared}”超前于推断阶段“{inferred}”：跳过了关口（{criteria}）",
+        "en": "declared stage {declared!r} ({declared_title}) is ahead of the inferred stage {inferred!r} "
+              "({inferred_title}): gates skipped ({criteria})",
+        "zh": "声明的阶段“{declared_title}”（{declared}）超前于推断阶段“{inferred_title}”（{inferred}）："
+              "跳过了关口（{criteria}）",
     },
     "derive_error": {"en": "derivation {id!r} failed: {detail}", "zh": "推导“{id}”失败：{detail}"},
     "action_error": {"en": "action {id!r} failed: {detail}", "zh": "动作“{id}”执行失败：{detail}"},
@@ -35,7 +39,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "complete": {"en": "Complete: every gate passes.", "zh": "已完成：所有关口均已通过。"},
     "ready": {"en": "Ready to advance to {next}.", "zh": "可以推进到“{next}”。"},
     "blocked": {"en": "Blocked: {count} criterion(s) hold the gate.", "zh": "受阻：有 {count} 项条件卡住了关口。"},
-    "outcome": {"en": "Outcome reached: {outcome}", "zh": "已到达结局：{outcome}"},
+    "outcome": {"en": "Outcome reached: {outcome} ({title})", "zh": "已到达结局：{title}（{outcome}）"},
+    "ready_last": {
+        "en": "The last stage's exit criteria pass, but earlier gates were skipped (see the warnings).",
+        "zh": "最后阶段的退出条件已满足，但之前有关口被跳过（见警告）。",
+    },
     "progress": {"en": "Progress", "zh": "阶段进度"},
     "entry": {"en": "entry", "zh": "进入条件"},
     "exit": {"en": "exit", "zh": "退出条件"},
@@ -50,6 +58,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "status_passed": {"en": "passed", "zh": "已通过"},
     "status_current": {"en": "current", "zh": "当前"},
     "status_pending": {"en": "pending", "zh": "未开始"},
+    "status_skipped": {"en": "gate skipped (not met)", "zh": "关口被跳过（未满足）"},
     "level_required": {"en": "required", "zh": "必需"},
     "level_recommended": {"en": "recommended", "zh": "推荐"},
 }

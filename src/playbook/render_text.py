@@ -33,7 +33,9 @@ def _output_lines(output: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool = False) -> str:
+def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool = False,
+           outcome_title: str | None = None) -> str:
+    """The text report; ``outcome_title`` names the reached outcome (else its id is shown)."""
     lang = report["lang"]
     st = report["stage"]
     titles = {s["id"]: s["title"] for s in report["stages"]}
@@ -41,25 +43,30 @@ def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool
     c = "：" if lang == "zh" else ": "
     case_id = report["case"]["id"] or "-"
     out.append(f"{msg('playbook', lang)}{c}{report['playbook']['title']} ({report['playbook']['id']} v{report['playbook']['version']})")
-    out.append(f"{msg('case', lang)}{c}{case_id}    {msg('date', lang)} {report['today']}")
+    out.append(f"{msg('case', lang)}{c}{case_id}    {msg('date', lang)}{c if lang == 'zh' else ' '}{report['today']}")
     stage_line = f"{msg('stage_now', lang)}{c}{titles[st['current']]}"
     if st["declared"] and st["declared"] != st["inferred"]:
         stage_line += f" ({msg('declared', lang)}; {msg('inferred', lang)}{c}{titles[st['inferred']]})"
     out.append(stage_line)
     if st.get("outcome"):
-        out.append(msg("outcome", lang, outcome=st["outcome"]))
+        out.append(msg("outcome", lang, outcome=st["outcome"], title=outcome_title or st["outcome"]))
     if not st["entered"]:
         out.append(msg("not_entered", lang))
     elif st["complete"]:
         out.append(msg("complete", lang))
-    elif st["ready_to_advance"] and st["next"]:
-        out.append(msg("ready", lang, next=titles[st["next"]]))
+    elif st.get("outcome"):
+        pass  # closed by the outcome: nothing blocks any more (the gates below are for reference)
+    elif st["ready_to_advance"]:
+        # ready without a next stage and not complete: a declared last stage with skipped gates
+        out.append(msg("ready", lang, next=titles[st["next"]]) if st["next"] else msg("ready_last", lang))
     else:
         out.append(msg("blocked", lang, count=len(report["blocking"])))
+    skipped_stages = {b["stage"] for b in report.get("skipped") or []}
     out.append("")
     out.append(f"{msg('progress', lang)}{c.strip()}")
     for i, stage in enumerate(report["stages"], 1):
-        status = msg(f"status_{stage['status']}", lang)
+        skipped = stage["status"] == "passed" and stage["id"] in skipped_stages
+        status = msg("status_skipped" if skipped else f"status_{stage['status']}", lang)
         arrow = "▶" if stage["status"] == "current" else " "
         out.append(f"  {arrow} {i}. {stage['title']} — {status}")
         if stage["status"] == "current" or verbose:

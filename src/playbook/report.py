@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .criteria.runtime import Diagnosis, diagnose, format_path, resolve_path
@@ -10,17 +11,33 @@ from .engine import CheckResult, Failure
 from .messages import msg
 from .model import Criterion
 from .rules import RuleResult
-from .text import resolve_texts, tr
+from .text import LANGUAGES, resolve_texts, tr
 
 MAX_VALUE_ITEMS = 5
 
 
 def _json_safe(value: Any) -> Any:
+    """``value`` if it is strict JSON, else a copy where what JSON cannot hold (NaN and
+    infinities, sets, objects) is replaced by its text, so the report always parses."""
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
         return value
     except (TypeError, ValueError):
+        return _json_copy(value, 0)
+
+
+def _json_copy(value: Any, depth: int) -> Any:
+    if depth > 50:  # cyclic or absurdly deep: its text is enough
         return str(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _json_copy(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_copy(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)
 
 
 def looked_at(criterion: Criterion, facts: dict[str, Any], derived: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +141,8 @@ def run_actions(result: CheckResult, lang: str, errors: list[str], on: tuple[str
 
 
 def build_report(result: CheckResult, lang: str = "en", *, include_actions: bool = True) -> dict[str, Any]:
+    if lang not in LANGUAGES:  # the report's `lang` is part of its schema
+        raise ValueError(f"unsupported report language {lang!r} (use one of {', '.join(LANGUAGES)})")
     pb = result.playbook
     stages_out = []
     by_index: dict[int, dict[str, Any]] = {}
@@ -149,6 +168,8 @@ def build_report(result: CheckResult, lang: str = "en", *, include_actions: bool
     skipped = result.skipped_indexes()
     if result.declared is not None and result.current > result.inferred:
         warnings.append(msg("skipped_gate", lang, declared=result.declared, inferred=result.inferred_stage,
+                            declared_title=tr(pb.stages[result.current].title, lang),
+                            inferred_title=tr(pb.stages[result.inferred].title, lang),
                             criteria=", ".join(pb.criteria[i].id for i in skipped) or "-"))
     for derived_id, exc in result.derive_errors:
         detail = _diagnosis_message(diagnose([], result.facts, result.derived, exc), lang)

@@ -68,6 +68,15 @@ def describe_error(error: Any) -> str:
         return f"{_short(error.instance)} is not one of {', '.join(repr(v) for v in error.validator_value)}"
     if kind == "type":
         return f"expected {error.validator_value}, got {_short(error.instance)}"
+    if kind in ("maxLength", "minLength"):  # jsonschema's message starts with the whole text
+        size = "longer" if kind == "maxLength" else "shorter"
+        bound = error.validator_value
+        return f"{_short(error.instance)} is {size} than {bound} character{'s' if bound != 1 else ''}"
+    if kind == "minItems" and error.validator_value == 1:
+        return "must not be empty"
+    if kind in ("maxItems", "minItems") and isinstance(error.instance, list):
+        bound = "at most" if kind == "maxItems" else "at least"
+        return f"needs {bound} {error.validator_value} item(s) ({len(error.instance)} given)"
     if kind == "pattern":
         return f"{_short(error.instance)} does not match {error.validator_value!r}"
     return error.message if len(error.message) < 200 else error.message[:199] + "…"
@@ -99,7 +108,9 @@ def schema_problems(validator: Any, doc: SourceDoc, base_path: tuple[Any, ...] =
             # point at the (first) unknown key's line, not at the start of its mapping
             extra = [k for k in error.instance if k not in (error.schema.get("properties") or {})]
             where = (*path, extra[0]) if extra else path
-        problems.append(Problem(f"{label}: {describe_error(error)}", doc.locate(where)))
+        problem = Problem(f"{label}: {describe_error(error)}", doc.locate(where))
+        if problem not in problems:  # e.g. one `required` error per missing key, each naming all
+            problems.append(problem)
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0) if p.location else (0, 0))
     return problems
 

@@ -137,6 +137,18 @@ def template(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, A
 
 
 def _prepare_lookup(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """The table must be one this playbook derives: a typo would show an empty lookup forever."""
+    data = getattr(ctx, "playbook_data", None)
+    if isinstance(data, dict):
+        known = [str(item.get("id")) for key in ("derive", "scorecards", "tables")
+                 for item in data.get(key) or [] if isinstance(item, dict)]
+        if params["table"] not in known:
+            from ..errors import PlaybookError, Problem
+
+            loc = ctx.locs.key(params, "table")[0] if hasattr(ctx, "locs") else None
+            raise PlaybookError([Problem(
+                f"lookup: unknown table {params['table']!r}", loc,
+                f"tables, scorecards and derivations of this playbook: {', '.join(known) or 'none'}")])
     return params
 
 

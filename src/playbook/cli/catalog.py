@@ -70,7 +70,8 @@ def show_cmd(ctx: click.Context, playbook_ref: str, as_json: bool, lang: str | N
         for a in stage.actions:
             click.echo(f"   action {a.id} ({a.on}, {a.do}): {tr(a.title, lang)}")
     for o in pb.outcomes:
-        click.echo(f"\noutcome {o.id} ({o.kind}): {tr(o.title, lang)} — {o.when}")
+        reached = f"  [from: {', '.join(sorted(o.from_stages))}]" if o.from_stages is not None else ""
+        click.echo(f"\noutcome {o.id} ({o.kind}): {tr(o.title, lang)} — {o.when}{reached}")
 
 
 @click.command("validate")

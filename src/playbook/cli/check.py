@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_BLOCKED, EXIT_OK
+from ..errors import EXIT_BLOCKED, EXIT_OK, CaseError, Problem
 from .common import (
     dump_json,
     lang_option,
@@ -114,8 +114,17 @@ def _check_one(ctx: click.Context, playbook_ref: str, case: str, fmt: str, lang:
     lang = resolve_lang(lang)
     compiled = load_playbook(playbook_ref, registry=reg)
     case_input = read_case(case)
-    result = evaluate(compiled, case_input.facts, today=to_date(today) or case_input.today,
-                      stage=stage or case_input.stage, case_id=case_input.case_id)
+    try:
+        result = evaluate(compiled, case_input.facts, today=to_date(today) or case_input.today,
+                          stage=stage or case_input.stage, case_id=case_input.case_id)
+    except CaseError as exc:  # an unknown stage: point at the case's `stage` when it came from there
+        if stage is not None or len(exc.problems) != 1 or exc.problems[0].location is not None:
+            raise
+        from ..cases import is_example
+
+        in_case = case_input.stage is None and is_example(case_input.doc.data)  # `case: {stage: …}`
+        loc = case_input.doc.locate(("case", "stage") if in_case else ("stage",)) if case_input.doc.positions else None
+        raise CaseError([Problem(exc.problems[0].message, loc)]) from None
     report = result.to_dict(lang)
     if fmt == "json":
         click.echo(dump_json(report))
@@ -124,7 +133,9 @@ def _check_one(ctx: click.Context, playbook_ref: str, case: str, fmt: str, lang:
         from ..text import tr
 
         guidance = tr(compiled.stages[result.current].guidance, lang) or None
-        click.echo(render(report, guidance=guidance, verbose=verbose), nl=False)
+        outcome = next((o for o in compiled.outcomes if o.id == result.outcome), None)
+        click.echo(render(report, guidance=guidance, verbose=verbose,
+                          outcome_title=tr(outcome.title, lang) if outcome else None), nl=False)
     ok = result.ready or result.complete or result.outcome is not None
     ctx.exit(EXIT_OK if ok else EXIT_BLOCKED)
 
@@ -162,7 +173,7 @@ def _check_batch(ctx: click.Context, playbook_ref: str, inputs: tuple[str, ...],
         source_names=[s.name for s in sources],
         playbook=compiled,
     )
-    with Outputs(targets) as outs:
+    with Outputs(targets, [s.path for s in sources if s.path is not None]) as outs:
         def reject(source: str, line: int, message: str) -> None:
             where = f"{source}:{line}" if line else source
             click.echo(f"rejected: {where}: {message}", err=True)

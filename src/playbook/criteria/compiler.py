@@ -190,15 +190,25 @@ class _Generator:
             return repr(value)
         raise self.fail(f"{type(value).__name__} literals are not allowed", node)
 
-    def gen_List(self, node: ast.List) -> str:
-        return "[" + ", ".join(self.gen(e) for e in node.elts) + "]"
+    def gen_List(self, node: ast.List | ast.Tuple) -> str:
+        items = [self.gen(e) for e in node.elts]
+        if all(isinstance(e, ast.Constant) for e in node.elts):
+            return "[" + ", ".join(items) + "]"
+        # a list holding a missing fact is itself missing (`[x.missing] != [1]` must not pass)
+        return "_lst(" + ", ".join(items) + ")"
 
-    def gen_Tuple(self, node: ast.Tuple) -> str:
-        return "[" + ", ".join(self.gen(e) for e in node.elts) + "]"
+    gen_Tuple = gen_List
 
     def gen_BoolOp(self, node: ast.BoolOp) -> str:
-        op = " and " if isinstance(node.op, ast.And) else " or "
-        return "(" + op.join(self.gen(v) for v in node.values) + ")"
+        values = [self.gen(v) for v in node.values]
+        if isinstance(node.op, ast.And):  # the first falsy value: MISSING stays MISSING
+            return "(" + " and ".join(values) + ")"
+        # `or`: one true side is enough; when none is true and a side was missing, the result
+        # is missing, not the last false value (else `not (x.missing or y.false)` would pass).
+        temps = [self._temp() for _ in values]
+        chain = [f"({t} := {v})" for t, v in zip(temps, values, strict=True)]
+        any_missing = " or ".join(f"{t} is _MISSING" for t in temps[:-1])
+        return "(" + " or ".join(chain) + f" or (_MISSING if {any_missing} else {temps[-1]}))"
 
     def gen_UnaryOp(self, node: ast.UnaryOp) -> str:
         # `not missing` must stay missing (falsy), so `not` goes through a helper.
@@ -227,16 +237,20 @@ class _Generator:
                 raise self.fail(
                     f"operator {_describe(op)} is not allowed (use == null / exists())", node
                 )
-            right = self.gen(comparator)
+            is_list = symbol in ("in", "not in") and isinstance(comparator, (ast.List, ast.Tuple))
+            right = "" if is_list else self.gen(comparator)
             if symbol in ("in", "not in"):
                 if len(node.ops) > 1:
                     raise self.fail("'in' cannot be chained with other comparisons; use and", node)
                 # membership must not turn a missing fact into a pass (`x not in list`)
-                if isinstance(comparator, (ast.List, ast.Tuple)):
-                    right = "(" + right[1:-1] + ("," if len(comparator.elts) == 1 else "") + ")"
+                if isinstance(comparator, (ast.List, ast.Tuple)):  # a tuple: missing items kept
+                    elts = [self.gen(e) for e in comparator.elts]
+                    right = "(" + ", ".join(elts) + ("," if len(elts) == 1 else "") + ")"
                     if symbol == "in" and all(isinstance(e, ast.Constant) for e in comparator.elts):
-                        # MISSING equals nothing, so it is never found: no helper call needed
-                        return f"({parts[0]} in {right})"
+                        # constants only: a tuple test, no helper call; a missing item stays
+                        # missing (else `not (x.missing in [...])` would pass)
+                        t = self._temp()
+                        return f"(_MISSING if ({t} := {parts[0]}) is _MISSING else {t} in {right})"
                 helper = "_in" if symbol == "in" else "_nin"
                 return f"{helper}({parts[0]}, {right})"
             parts += [symbol, right]

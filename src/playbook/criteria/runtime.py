@@ -74,7 +74,8 @@ MISSING = Missing()
 
 
 def op_not(value: Any) -> Any:
-    return MISSING if value is MISSING else not value
+    # `not` of a missing or null fact is unknown, not true: the criterion fails and names it
+    return MISSING if value is MISSING or value is None else not value
 
 
 def op_neg(value: Any) -> Any:
@@ -90,15 +91,24 @@ def op_in(item: Any, container: Any) -> Any:
         return MISSING
     if container is None:
         raise MissingValue("list is null")
-    return item in container
+    if item in container:
+        return True
+    # not found among the known items of a written list (`x in [a.b, "A"]`): a missing item
+    # might have been it, so the answer is missing rather than false
+    return MISSING if type(container) is tuple and MISSING in container else False
 
 
 def op_not_in(item: Any, container: Any) -> Any:
-    if item is MISSING or container is MISSING:
-        return MISSING
-    if container is None:
-        raise MissingValue("list is null")
-    return item not in container
+    found = op_in(item, container)
+    return found if found is MISSING else not found
+
+
+def make_list(*items: Any) -> Any:
+    """A list written in an expression; one that holds a missing fact is missing itself."""
+    for item in items:
+        if item is MISSING:
+            return MISSING
+    return list(items)
 
 
 def index(value: Any, i: Any) -> Any:
@@ -298,6 +308,7 @@ RUNTIME_GLOBALS: dict[str, Any] = {
     "_pos": op_pos,
     "_in": op_in,
     "_nin": op_not_in,
+    "_lst": make_list,
     "_ix": index,
     "_call": call,
 }
@@ -324,7 +335,8 @@ RUNTIME_GLOBALS["_Exception"] = Exception  # the fused evaluator has no builtins
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Why an expression could not be evaluated: ``kind`` is missing | null | type | limit | error."""
+    """Why an expression could not be evaluated: ``kind`` is missing | null | type | zero | value |
+    empty | limit | error."""
 
     kind: str
     path: str | None
@@ -377,6 +389,10 @@ def diagnose(
         return Diagnosis("missing", str(key), "in a list item")
     if isinstance(exc, TypeError):
         return Diagnosis("type", None, _plain_type_error(exc))
+    if isinstance(exc, ZeroDivisionError):
+        return Diagnosis("zero", None, str(exc))
+    if isinstance(exc, ValueError):  # e.g. a date that is not an ISO date
+        return Diagnosis("value", None, str(exc))
     if isinstance(exc, AttributeError) and "'get'" in str(exc):
         return Diagnosis("type", None, "a field was read from something that is not a mapping "
                                        "(list items and sections must be key: value mappings)")
