@@ -111,3 +111,47 @@ def test_extends_by_file_path_detects_a_cycle_between_files(write_file: Any) -> 
     b = write_file("b.yaml", "id: second\nversion: 1\ntitle: B\nextends: a.yaml\nstages: [{id: s, title: S}]\n")
     with pytest.raises(PlaybookError, match="cycle"):
         load_playbook(b)
+
+
+def test_a_broken_example_file_fails_alone_and_the_others_still_run(tmp_path: Path, run_cli: Any) -> None:
+    from playbook.cli.init import init_cmd  # noqa: F401 - the skeleton is the fixture
+
+    result = run_cli("init", "demo", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    (tmp_path / "examples" / "demo" / "zz-broken.yaml").write_text("case: [unclosed\n", encoding="utf-8")
+    tested = run_cli("test", str(tmp_path / "demo.yaml"))
+    assert tested.exit_code == 1
+    assert "FAIL demo/zz-broken" in tested.stdout and "cannot read the example" in tested.stdout
+    assert "5 passed, 1 failed" in tested.stdout  # the five good examples still ran
+
+
+def test_a_child_can_patch_an_inherited_outcome_by_id(write_file: Any) -> None:
+    write_file("base-method.yaml", BASE + """
+outcomes:
+  - {id: won, kind: won, title: Won, when: "opportunity.status == 'won'"}
+""")
+    child = write_file("child.yaml", """
+        id: child-method
+        version: 1
+        title: Child
+        extends: base-method.yaml
+        outcomes:
+          - {id: won, from: [two]}
+    """)
+    won = load_playbook(child).outcomes[0]
+    assert won.kind == "won" and won.from_stages == frozenset({"two"})
+
+
+def test_an_outcome_without_kind_or_when_is_a_located_error(write_file: Any) -> None:
+    path = write_file("bad.yaml", """
+        id: bad
+        version: 1
+        title: Bad
+        stages: [{id: one, title: One}]
+        outcomes:
+          - {id: won, title: Won}
+    """)
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(path)
+    problem = info.value.problems[0]
+    assert "needs `kind` and `when`" in problem.message and problem.location.line == 6

@@ -216,7 +216,9 @@ def test_schema_errors_are_not_repeated(run_cli: Any, write_file: Any) -> None:
         """)
     result = run_cli("validate", path)
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [f"error: {path}:6:5: outcomes[0]: missing required key 'kind', 'when'"]
+    assert result.stderr.splitlines() == [
+        f"error: {path}:6:5: outcome 'o': needs `kind` and `when` "
+        "(only a child playbook may patch an inherited outcome by id alone)"]
 
 
 def test_a_lookup_of_an_unknown_table_is_a_load_error(load_yaml: Any, tmp_path: Path, text_position: Any) -> None:
@@ -258,8 +260,10 @@ def test_playbook_test_rejects_mistyped_expectations(run_cli: Any, tmp_path: Pat
     (folder / "bad.yaml").write_text(f"today: 2026-03-01\ncase: {{a: {{in: true}}}}\nexpect: {expect}\n",
                                      encoding="utf-8")
     result = run_cli("test", tmp_path / "stages.yaml")
-    assert result.exit_code == 2 and result.exception is None
-    assert result.stderr == f"error: {folder / 'bad.yaml'}:3:{11 + expect.index(':')}: {message}\n"
+    # A broken example fails alone (exit 1, like any failing test), located, with the reason.
+    assert result.exit_code == 1 and result.exception is None
+    assert f"FAIL review-stages/bad  ({folder / 'bad.yaml'}:3:{11 + expect.index(':')})" in result.stdout
+    assert f"cannot read the example: {message}" in result.stdout
 
 
 def test_show_lists_where_an_outcome_can_be_reached_from(run_cli: Any) -> None:

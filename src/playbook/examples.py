@@ -94,8 +94,13 @@ def _parse_example(data: Any, name: str, location: Location,
     )
 
 
-def find_examples(pb: CompiledPlaybook, directory: Path | None = None) -> list[Example]:
-    """Inline examples first, then files from ``directory`` (default: examples/<id>/ beside it)."""
+def find_examples(pb: CompiledPlaybook, directory: Path | None = None,
+                  errors: list[tuple[str, PlaybookError]] | None = None) -> list[Example]:
+    """Inline examples first, then files from ``directory`` (default: examples/<id>/ beside it).
+
+    An example file that cannot be read raises PlaybookError, unless ``errors`` is given: then
+    it is recorded there as ``(name, error)`` and the other examples are still returned.
+    """
     examples: list[Example] = []
     for i, raw in enumerate(pb.data.get("examples") or []):
         loc = Location(str(pb.path)) if pb.path else Location(pb.id)
@@ -104,8 +109,13 @@ def find_examples(pb: CompiledPlaybook, directory: Path | None = None) -> list[E
     if folder is not None and folder.is_dir():
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in (".yaml", ".yml", ".json") and path.is_file():
-                doc = read_document(path)
-                examples.append(_parse_example(doc.data, path.stem, doc.locate(()), doc.locate))
+                try:
+                    doc = read_document(path)
+                    examples.append(_parse_example(doc.data, path.stem, doc.locate(()), doc.locate))
+                except PlaybookError as exc:
+                    if errors is None:
+                        raise
+                    errors.append((path.stem, exc))
     return examples
 
 

@@ -350,6 +350,12 @@ class _Builder:
     def outcomes(self, stage_ids: set[str]) -> list[Outcome]:
         out = []
         for raw in self.data.get("outcomes") or []:
+            lacking = [key for key in ("kind", "when") if key not in raw]
+            if lacking:
+                self.problems.append(Problem(
+                    f"outcome {raw['id']!r}: needs {' and '.join(f'`{k}`' for k in lacking)}",
+                    self.locs.obj(raw), "only a child playbook may patch an inherited outcome by id alone"))
+                continue
             expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"outcome {raw['id']!r} `when`")
             unknown = [s for s in raw.get("from") or [] if s not in stage_ids]
             if unknown:

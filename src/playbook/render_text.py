@@ -17,6 +17,32 @@ def _criterion_line(item: dict[str, Any], lang: str) -> str:
     return line
 
 
+_BOOKKEEPING = ("row", "index")
+
+
+def _plain(value: Any) -> str:
+    """A value as a person reads it: mappings as `key: value` pairs, lists joined."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if k not in _BOOKKEEPING)
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+def _describe_result(result: Any) -> list[str]:
+    """A decision-table or scorecard outcome as lines: one per matched row or list item."""
+    if isinstance(result, dict) and isinstance(result.get("matches"), list):  # hit: collect
+        return [f"• {_plain(m)}" for m in result["matches"]] or ["-"]
+    if isinstance(result, list):  # for_each: one result per item
+        return [f"#{item.get('index', i) + 1 if isinstance(item.get('index'), int) else i + 1}: {_plain(item)}"
+                if isinstance(item, dict) else f"#{i + 1}: {_plain(item)}" for i, item in enumerate(result)]
+    if isinstance(result, dict):
+        return [f"{k}: {_plain(v)}" for k, v in result.items() if k not in _BOOKKEEPING]
+    return [] if result is None else [_plain(result)]
+
+
 def _output_lines(output: dict[str, Any]) -> list[str]:
     lines = []
     if isinstance(output.get("text"), str):
@@ -24,10 +50,8 @@ def _output_lines(output: dict[str, Any]) -> list[str]:
     for item in output.get("items") or []:
         if isinstance(item, dict):
             lines.append(f"      [{'x' if item.get('done') else ' '}] {item.get('text', '')}")
-    if "result" in output and isinstance(output["result"], dict):
-        for key, value in output["result"].items():
-            if key != "row":
-                lines.append(f"      {key}: {value}")
+    if "result" in output:
+        lines += ["      " + line for line in _describe_result(output["result"])]
     if isinstance(output.get("markdown"), str):
         lines += ["      " + part for part in output["markdown"].splitlines()]
     return lines
@@ -42,11 +66,13 @@ def render(report: dict[str, Any], *, guidance: str | None = None, verbose: bool
     out: list[str] = []
     c = "：" if lang == "zh" else ": "
     case_id = report["case"]["id"] or "-"
-    out.append(f"{msg('playbook', lang)}{c}{report['playbook']['title']} ({report['playbook']['id']} v{report['playbook']['version']})")
+    lp, rp, semi = ("（", "）", "；") if lang == "zh" else (" (", ")", "; ")
+    out.append(f"{msg('playbook', lang)}{c}{report['playbook']['title']}{lp}{report['playbook']['id']} "
+               f"v{report['playbook']['version']}{rp}")
     out.append(f"{msg('case', lang)}{c}{case_id}    {msg('date', lang)}{c if lang == 'zh' else ' '}{report['today']}")
     stage_line = f"{msg('stage_now', lang)}{c}{titles[st['current']]}"
     if st["declared"] and st["declared"] != st["inferred"]:
-        stage_line += f" ({msg('declared', lang)}; {msg('inferred', lang)}{c}{titles[st['inferred']]})"
+        stage_line += f"{lp}{msg('declared', lang)}{semi}{msg('inferred', lang)}{c}{titles[st['inferred']]}{rp}"
     out.append(stage_line)
     if st.get("outcome"):
         out.append(msg("outcome", lang, outcome=st["outcome"], title=outcome_title or st["outcome"]))

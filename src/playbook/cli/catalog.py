@@ -39,6 +39,14 @@ def list_cmd(ctx: click.Context, as_json: bool, lang: str | None) -> None:
         click.echo(f"{r['id']:<{width}}  v{r['version']}  {r['title']}  [{r['plugin']}]")
 
 
+SHOW_WORDS = {
+    "en": {"entry": "entry", "exit": "exit ", "recommended": " (recommended)", "action": "action",
+           "outcome": "outcome", "from": "from", "max_days": "  max {n} days"},
+    "zh": {"entry": "进入", "exit": "退出", "recommended": "（推荐）", "action": "动作",
+           "outcome": "结局", "from": "可发生于", "max_days": "  最长 {n} 天"},
+}
+
+
 @click.command("show")
 @click.argument("playbook_ref", metavar="PLAYBOOK")
 @click.option("--json", "as_json", is_flag=True, help="Output the merged, validated playbook as JSON.")
@@ -57,21 +65,23 @@ def show_cmd(ctx: click.Context, playbook_ref: str, as_json: bool, lang: str | N
     click.echo(f"{tr(pb.title, lang)} ({pb.id} v{pb.version})")
     if pb.description:
         click.echo(tr(pb.description, lang).strip())
+    words = SHOW_WORDS[lang]
     for stage in pb.stages:
         click.echo(f"\n{stage.index + 1}. {tr(stage.title, lang)} [{stage.id}]"
-                   + (f"  max {stage.max_days} days" if stage.max_days else ""))
+                   + (words["max_days"].format(n=stage.max_days) if stage.max_days else ""))
         if stage.goal:
             click.echo(f"   {tr(stage.goal, lang)}")
         for gate, items in (("entry", stage.entry), ("exit", stage.exit)):
             for c in items:
-                level = "" if c.required else " (recommended)"
+                level = "" if c.required else words["recommended"]
                 rule = c.when if c.when is not None else f"rule {c.rule}"
-                click.echo(f"   {gate:5} {c.id}{level}: {tr(c.title, lang)}  — {rule}")
+                click.echo(f"   {words[gate]} {c.id}{level}: {tr(c.title, lang)}  — {rule}")
         for a in stage.actions:
-            click.echo(f"   action {a.id} ({a.on}, {a.do}): {tr(a.title, lang)}")
+            click.echo(f"   {words['action']} {a.id} ({a.on}, {a.do}): {tr(a.title, lang)}")
     for o in pb.outcomes:
-        reached = f"  [from: {', '.join(sorted(o.from_stages))}]" if o.from_stages is not None else ""
-        click.echo(f"\noutcome {o.id} ({o.kind}): {tr(o.title, lang)} — {o.when}{reached}")
+        reached = (f"  [{words['from']}: {', '.join(sorted(o.from_stages))}]"
+                   if o.from_stages is not None else "")
+        click.echo(f"\n{words['outcome']} {o.id} ({o.kind}): {tr(o.title, lang)} — {o.when}{reached}")
 
 
 @click.command("validate")

@@ -41,9 +41,17 @@ def test_cmd(ctx: click.Context, playbook_refs: tuple[str, ...], examples_dir: s
     uncovered = 0
     for ref in refs:
         pb = load_playbook(ref, registry=reg)
-        examples = find_examples(pb, Path(examples_dir) if examples_dir else None)
+        unreadable: list[tuple[str, PlaybookError]] = []
+        examples = find_examples(pb, Path(examples_dir) if examples_dir else None, unreadable)
         coverage = Coverage()
         entries = []
+        for name, exc in unreadable:  # a broken example file fails alone; the others still run
+            total += 1
+            failures += 1
+            first = exc.problems[0] if exc.problems else None
+            entries.append({"name": name, "passed": False,
+                            "differences": [f"cannot read the example: {p.message}" for p in exc.problems],
+                            "location": str(first.location) if first and first.location else None})
         for example in examples:
             outcome = run_example(pb, example, today=to_date(today))
             total += 1
@@ -54,7 +62,7 @@ def test_cmd(ctx: click.Context, playbook_refs: tuple[str, ...], examples_dir: s
             entries.append({"name": example.name, "passed": outcome.passed, "differences": outcome.differences,
                             "location": str(example.location) if example.location else None})
         gaps = coverage.gaps(pb)
-        if not examples:
+        if not examples and not unreadable:
             gaps = {"never_passed": [c.id for c in pb.criteria], "never_failed": [c.id for c in pb.criteria]}
         uncovered += len(gaps["never_passed"]) + len(gaps["never_failed"])
         report.append({"playbook": pb.id, "examples": entries, "coverage": gaps,
