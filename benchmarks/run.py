@@ -143,10 +143,12 @@ def agree(path: Path, sample: int) -> int:
 def evaluation_rates(path: Path, sample: int) -> dict[str, float]:
     from playbook.criteria.runtime import EvalContext
     from playbook.engine import evaluate
+    from playbook.gctune import tune_for_throughput
     from playbook.loader import load_playbook
 
     pb = load_playbook(PLAYBOOK)
     ctx = EvalContext(TODAY)
+    tune_for_throughput()  # as `playbook check --input` workers do; the baseline runs under it too
     t_engine = t_base = 0.0
     n = 0
     check = baseline.check

@@ -95,6 +95,7 @@ def compute_derived(pb: CompiledPlaybook, facts: dict[str, Any], ctx: EvalContex
         try:
             derived[step.id] = step.compute(facts, derived, ctx)
         except Exception as exc:  # noqa: BLE001 - reported per derivation, never a crash
+            exc.__traceback__ = None  # no frame <-> error cycle for the GC to find (see Failure)
             errors.append((step.id, exc))
     return derived
 

@@ -64,7 +64,17 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 
-def msg(key: str, lang: str, **params: Any) -> str:
-    entry = CATALOG[key]
-    template = entry.get(lang) or entry["en"]
-    return template.format(**params)
+class Catalog:
+    """Sentences by key and language (missing languages fall back to English), filled with
+    ``str.format`` parameters. Each area keeps its own catalog; all look them up the same way."""
+
+    def __init__(self, entries: dict[str, dict[str, str]]):
+        self.entries = entries
+
+    def __call__(self, key: str, lang: str, **params: Any) -> str:
+        entry = self.entries[key]
+        template = entry.get(lang) or entry["en"]
+        return template.format(**params) if params else template
+
+
+msg = Catalog(CATALOG)

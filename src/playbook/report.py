@@ -19,11 +19,28 @@ MAX_VALUE_ITEMS = 5
 def _json_safe(value: Any) -> Any:
     """``value`` if it is strict JSON, else a copy where what JSON cannot hold (NaN and
     infinities, sets, objects) is replaced by its text, so the report always parses."""
-    try:
-        json.dumps(value, allow_nan=False)
+    if type(value) in _SCALARS or _is_strict_json(value, 0):  # the common case: no copy
         return value
-    except (TypeError, ValueError):
-        return _json_copy(value, 0)
+    return _json_copy(value, 0)
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _is_strict_json(value: Any, depth: int) -> bool:
+    """Plain JSON data (str keys, finite numbers), checked without serialising it."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if depth > 50:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _is_strict_json(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        return all(_is_strict_json(v, depth + 1) for v in value)
+    return False
 
 
 def _json_copy(value: Any, depth: int) -> Any:

@@ -12,13 +12,17 @@ LANGUAGES = ("en", "zh")
 FALLBACK = "en"
 
 
+_LANGUAGE_SET = frozenset(LANGUAGES)
+
+
 def is_text(value: Any) -> bool:
     """A dict whose keys are all language codes and whose values are strings is a text."""
-    return (
-        isinstance(value, dict)
-        and bool(value)
-        and all(k in LANGUAGES and isinstance(v, str) for k, v in value.items())
-    )
+    if type(value) is not dict or not value or not value.keys() <= _LANGUAGE_SET:
+        return False
+    for text in value.values():  # noqa: SIM110 - a plain loop: no generator per call (hot path)
+        if type(text) is not str:
+            return False
+    return True
 
 
 def tr(text: Text | None, lang: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..messages import Catalog
+
 LABELS: dict[str, dict[str, str]] = {
     "start": {"en": "Start", "zh": "开始"},
     "complete": {"en": "Complete", "zh": "完成"},
@@ -74,7 +76,4 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def label(key: str, lang: str, **values: object) -> str:
-    entry = LABELS[key]
-    text = entry.get(lang) or entry["en"]
-    return text.format(**values) if values else text
+label = Catalog(LABELS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ..messages import Catalog
 
 CATALOG: dict[str, dict[str, str]] = {
     "title": {"en": "Portfolio funnel", "zh": "客户组合漏斗"},
@@ -50,7 +50,4 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 
-def t(key: str, lang: str, **params: Any) -> str:
-    entry = CATALOG[key]
-    template = entry.get(lang) or entry["en"]
-    return template.format(**params) if params else template
+t = Catalog(CATALOG)

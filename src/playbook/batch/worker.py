@@ -82,6 +82,9 @@ class Checker:
         self.job = job
         self.pb = job.playbook
         self.ctx = EvalContext(job.today)
+        from ..gctune import tune_for_throughput
+
+        tune_for_throughput()
         self._csv: dict[int, Any] = {}
         self._types: Any = None
 

@@ -108,6 +108,9 @@ def run_cmd(ctx: click.Context, playbook_ref: str, events: str, store_location: 
                                          f"{events}: give a JSONL file of events, or - for stdin")]) from None
         source = events
     summary = RunSummary(keep=None if fmt == "json" else TEXT_LIMIT, lang=lang)
+    from ..gctune import tune_for_throughput
+
+    tune_for_throughput()
     with _open(store_location) as store:
         try:
             run_stream(Runner(store, reg, playbook=pb, today=to_date(today), lang=lang),

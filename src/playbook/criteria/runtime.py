@@ -320,6 +320,10 @@ class Failure:
     __slots__ = ("exc",)
 
     def __init__(self, exc: BaseException):
+        # The traceback would link this object back to the evaluating frame (whose `out` list
+        # holds it): a reference cycle per failing criterion, left to the cyclic GC. Messages
+        # need only the exception's type and text.
+        exc.__traceback__ = None
         self.exc = exc
 
     def __bool__(self) -> bool:

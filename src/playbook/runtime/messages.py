@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..messages import Catalog
+
 CATALOG: dict[str, dict[str, str]] = {
     # why an event was rejected
     "closed": {"en": "the case is closed (outcome {outcome}) and accepts no more events",
@@ -65,9 +67,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 
-def rmsg(key: str, lang: str, **params: Any) -> str:
-    entry = CATALOG[key]
-    return (entry.get(lang) or entry["en"]).format(**params)
+rmsg = Catalog(CATALOG)
 
 
 @dataclass(frozen=True)
