@@ -155,3 +155,27 @@ def test_an_outcome_without_kind_or_when_is_a_located_error(write_file: Any) -> 
         load_playbook(path)
     problem = info.value.problems[0]
     assert "needs `kind` and `when`" in problem.message and problem.location.line == 6
+
+
+def test_evaluations_do_not_keep_earlier_evaluations_alive() -> None:
+    """A kept error used to hold its traceback: its frames' locals (the reused gate's previous
+    result) chained every earlier evaluation to the latest — an unbounded leak in a batch."""
+    import datetime as dt
+    import gc
+
+    from playbook.engine import evaluate
+
+    pb = load_playbook("six-step-sales")
+    # No `qualification`: the four-questions gate's MAN derivation fails on every case.
+    case = {"account": {"is_target": True}, "opportunity": {"identified": True, "need_clear": True}}
+
+    def live_objects() -> int:
+        gc.collect()
+        return len(gc.get_objects())
+
+    for _ in range(20):  # warm up caches
+        evaluate(pb, dict(case), today=dt.date(2026, 3, 1))
+    before = live_objects()
+    for _ in range(300):
+        evaluate(pb, dict(case), today=dt.date(2026, 3, 1))
+    assert live_objects() - before < 500  # was ~70 objects per evaluation, growing without bound

@@ -20,7 +20,7 @@ from itertools import compress
 from operator import not_
 from typing import Any
 
-from .criteria.runtime import EvalContext, Failure
+from .criteria.runtime import EvalContext, Failure, detach
 from .errors import CaseError
 from .model import CompiledPlaybook
 
@@ -95,8 +95,7 @@ def compute_derived(pb: CompiledPlaybook, facts: dict[str, Any], ctx: EvalContex
         try:
             derived[step.id] = step.compute(facts, derived, ctx)
         except Exception as exc:  # noqa: BLE001 - reported per derivation, never a crash
-            exc.__traceback__ = None  # no frame <-> error cycle for the GC to find (see Failure)
-            errors.append((step.id, exc))
+            errors.append((step.id, detach(exc)))  # kept without its frames (see detach)
     return derived
 
 

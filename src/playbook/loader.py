@@ -249,23 +249,9 @@ class _Builder:
                     f"installed rules: {known}; install the plugin that provides it or fix the name",
                 ))
                 return None
-            bad = _validate_params(spec.schema, params, raw, self.locs, what)
-            if bad:
-                self.problems.extend(bad)
+            ok, prepared = self.prepared(spec, params, raw, what, f"rule {spec.name!r}", loc)
+            if not ok:
                 return None
-            prepared: Any = params
-            if spec.prepare is not None:
-                try:
-                    prepared = spec.prepare(params, self.ctx)
-                except PlaybookError as exc:
-                    self.problems.extend(
-                        Problem(f"{what}: {p.message}", p.location or loc, p.hint) for p in exc.problems)
-                    return None
-                except Exception as exc:  # noqa: BLE001 - plugin code
-                    self.problems.append(Problem(
-                        f"{what}: rule {spec.name!r} (plugin {spec.plugin!r}) failed to prepare: "
-                        f"{type(exc).__name__}: {exc}", loc))
-                    return None
             fn = _rule_caller(spec.func, prepared)
         return Criterion(
             index=-1, id=cid, stage=stage_id, gate=gate, title=raw.get("title") or cid,
@@ -273,6 +259,25 @@ class _Builder:
             rule=raw.get("rule"), params=params, hint=raw.get("hint"), guarded=guarded,
             description=raw.get("description"), location=loc,
         )
+
+    def prepared(self, spec: Any, params: dict[str, Any], raw: dict[str, Any], what: str, name: str,
+                 loc: Location | None) -> tuple[bool, Any]:
+        """Validate a rule's or action's ``with`` against its schema and run its ``prepare``
+        (plugin code: whatever it raises becomes a located problem). (False, None) on failure."""
+        bad = _validate_params(spec.schema, params, raw, self.locs, what)
+        if bad:
+            self.problems.extend(bad)
+            return False, None
+        if spec.prepare is None:
+            return True, params
+        try:
+            return True, spec.prepare(params, self.ctx)
+        except PlaybookError as exc:
+            self.problems.extend(Problem(f"{what}: {p.message}", p.location or loc, p.hint) for p in exc.problems)
+        except Exception as exc:  # noqa: BLE001 - plugin code
+            self.problems.append(Problem(
+                f"{what}: {name} (plugin {spec.plugin!r}) failed to prepare: {type(exc).__name__}: {exc}", loc))
+        return False, None
 
     def action(self, raw: dict[str, Any], stage_id: str) -> Action | None:
         what = f"action {raw['id']!r}"
@@ -285,20 +290,9 @@ class _Builder:
                                          f"installed actions: {known}"))
             return None
         params = raw.get("with") or {}
-        bad = _validate_params(spec.schema, params, raw, self.locs, what)
-        if bad:
-            self.problems.extend(bad)
+        ok, prepared = self.prepared(spec, params, raw, what, f"action {do!r}", loc)
+        if not ok:
             return None
-        prepared: Any = params
-        if spec.prepare is not None:
-            try:
-                prepared = spec.prepare(params, self.ctx)
-            except PlaybookError as exc:
-                self.problems.extend(Problem(f"{what}: {p.message}", p.location or loc, p.hint) for p in exc.problems)
-                return None
-            except Exception as exc:  # noqa: BLE001
-                self.problems.append(Problem(f"{what}: action {do!r} failed to prepare: {type(exc).__name__}: {exc}", loc))
-                return None
         when = None
         if "when" in raw:
             expr = self.guard(self.ctx.compile, raw["when"], raw, "when", f"{what} `when`")

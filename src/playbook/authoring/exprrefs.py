@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..criteria.compiler import CONSTANT_NAMES, ITEM_FORMS, parse
+from ..criteria.compiler import CONSTANT_NAMES, ITEM_FORMS, _dotted, parse
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,6 @@ class ExprInfo:
     refs: list[Ref] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     literals: list[tuple[Any, str]] = field(default_factory=list)  # (number, context text)
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 class _Walker:

@@ -41,6 +41,9 @@ def playbook_passes(facts: dict[str, Any], derived: dict[str, Any], params: dict
     if memo is not None and memo[0] is derived and memo[1].facts_source is facts:
         result = memo[1]
     else:
+        # No local may keep the previous evaluation's result: a frame kept alive by anything
+        # (a traceback) would chain every earlier evaluation to this one.
+        memo = None
         facts_without_stage = {k: v for k, v in facts.items() if k != "stage"} if "stage" in facts else facts
         result = evaluate(sub, facts_without_stage, ctx=ctx)
         result.facts_source = facts

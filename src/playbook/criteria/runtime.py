@@ -314,6 +314,20 @@ RUNTIME_GLOBALS: dict[str, Any] = {
 }
 
 
+def detach(exc: BaseException) -> BaseException:
+    """Drop what links an exception kept for reporting to the frames that raised it.
+
+    A traceback keeps its frames alive, and each frame its locals and its caller: an error kept
+    in a result would keep the whole evaluation's frames, and through them (a local holding the
+    previous result, say) every earlier evaluation — an unbounded leak in a batch. Messages need
+    only the exception's type and text. The chained exceptions are detached too.
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    exc.__cause__ = None
+    return exc
+
+
 class Failure:
     """A criterion that raised: kept with the exception so the report can explain it."""
 
@@ -323,7 +337,7 @@ class Failure:
         # The traceback would link this object back to the evaluating frame (whose `out` list
         # holds it): a reference cycle per failing criterion, left to the cyclic GC. Messages
         # need only the exception's type and text.
-        exc.__traceback__ = None
+        detach(exc)
         self.exc = exc
 
     def __bool__(self) -> bool:
