@@ -36,7 +36,7 @@ from playbook.criteria.runtime import (
 from playbook.errors import CriteriaSyntaxError, PlaybookError
 
 CTX = EvalContext(dt.date(2026, 3, 1))
-TIME_LIMIT = 2.0  # seconds for one evaluation; real ones take microseconds
+TIME_LIMIT = 10.0  # a guard against runaway evaluation (hours), not a performance target
 FORBIDDEN = ("import", "__", "getattr", "eval", "exec", "open")
 
 HOSTILE_FACTS: list[dict[str, Any]] = [
@@ -283,7 +283,7 @@ def test_classic_escapes_do_not_compile(functions, text):
 ])
 def test_unbounded_work_is_refused_fast(functions, text, error):
     expr = compile_expression(text, functions)
-    with time_limit(1.0), pytest.raises(error):
+    with time_limit(TIME_LIMIT), pytest.raises(error):
         expr.fn({"a": list(range(100))}, {}, CTX)
 
 
@@ -297,7 +297,7 @@ def test_nested_lists_within_the_budget_still_work(functions):
 def test_string_growth_through_addition_is_bounded(functions):
     # repeated doubling by addition stops at the limit instead of eating memory
     expr = compile_expression("((s + s) + (s + s)) + ((s + s) + (s + s))", functions)
-    with time_limit(1.0), pytest.raises(ExpressionLimitError):
+    with time_limit(TIME_LIMIT), pytest.raises(ExpressionLimitError):
         expr.fn({"s": "a" * 20000}, {}, CTX)
     assert len(compile_expression("s + s", functions).fn({"s": "a" * 20000}, {}, CTX)) == 40000
 
@@ -306,7 +306,7 @@ def test_deep_nesting_and_long_input_are_compile_errors(functions):
     for text in ["(" * 1000 + "1" + ")" * 1000, "not " * 2000 + "a", "-" * 3000 + "1",
                  " + ".join(["a"] * 1500), "[" * 500 + "]" * 500, "a" + ".b" * 3000, "x" * 6000,
                  "count(a, count(b, count(c, count(d, count(e, count(f, x))))))"]:
-        with time_limit(2.0), pytest.raises(CriteriaSyntaxError):
+        with time_limit(TIME_LIMIT), pytest.raises(CriteriaSyntaxError):
             compile_expression(text, functions)
 
 
@@ -347,6 +347,6 @@ def test_yaml_alias_bomb_is_refused(load_yaml, monkeypatch):
         cur = chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
     text = "\n".join(["id: bomb", "version: 1", "title: t", "stages: [{id: one}]", *lines]) + "\n"
-    with time_limit(2.0), pytest.raises(PlaybookError) as info:
+    with time_limit(TIME_LIMIT), pytest.raises(PlaybookError) as info:
         load_yaml(text)
     assert "too large" in str(info.value)
