@@ -158,7 +158,11 @@ def criteria(case: dict[str, Any], today: dt.date) -> list[bool]:
 
 def check(case: dict[str, Any], today: dt.date) -> tuple[list[bool], bool, int, bool, bool]:
     """-> (passed, entered, inferred stage index, complete, ready at the inferred stage)."""
-    passed = criteria(case, today)
+    return stages(criteria(case, today))
+
+
+def stages(passed: list[bool]) -> tuple[list[bool], bool, int, bool, bool]:
+    """Stage inference from criterion results, hand-written (shared with durable_bench)."""
     entry_ok = [all(passed[i] for i in entry) for entry, _ in GATES]
     exit_ok = [all(passed[i] for i in exit_) for _, exit_ in GATES]
     n = len(GATES)

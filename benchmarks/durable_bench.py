@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from baseline import GATES
+from baseline import stages
 
 PRIORITY = None  # set in build(): the durable "item" conditions for priority in (high, medium, low)
 
@@ -136,18 +136,4 @@ class DurableChecker:
         except MessageNotHandledException:  # no rule matched: every criterion fails
             self.bits.pop(cid, None)
         mask = self.bits.pop(cid, 0)  # the bits set by the rules that fired
-        passed = [bool(mask >> i & 1) for i in range(37)]
-        n = len(GATES)
-        entry_ok = [all(passed[i] for i in entry) for entry, _ in GATES]
-        exit_ok = [all(passed[i] for i in exit_) for _, exit_ in GATES]
-        entered = entry_ok[0]
-        inferred, complete = n - 1, entered
-        if entered:
-            for s in range(n):
-                if not exit_ok[s] or (s + 1 < n and not entry_ok[s + 1]):
-                    inferred, complete = s, False
-                    break
-        else:
-            inferred = 0
-        ready = entered and exit_ok[inferred] and (inferred + 1 >= n or entry_ok[inferred + 1])
-        return passed, entered, inferred, complete, ready
+        return stages([bool(mask >> i & 1) for i in range(37)])
