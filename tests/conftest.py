@@ -181,3 +181,25 @@ def text_position(path: Path, needle: str, occurrence: int = 1) -> tuple[int, in
 @pytest.fixture(name="text_position")
 def text_position_fixture() -> Callable[..., tuple[int, int]]:
     return text_position
+
+
+def _durable_rules_importable() -> bool:
+    try:
+        import durable.lang  # noqa: F401
+    except Exception:  # noqa: BLE001 - ImportError, or its C extension failing (Python 3.13)
+        return False
+    return True
+
+
+RUN_MODE_MODULES = ("test_runtime", "test_cli_run")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run mode needs durable_rules, which does not install on Python 3.13 (see DESIGN.md):
+    there its tests are skipped with the reason; everything else still runs."""
+    if _durable_rules_importable():
+        return
+    skip = pytest.mark.skip(reason="durable_rules is not importable here (Python 3.13?): run mode unavailable")
+    for item in items:
+        if item.path.name.startswith(RUN_MODE_MODULES):
+            item.add_marker(skip)

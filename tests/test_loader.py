@@ -73,7 +73,8 @@ def test_malformed_json_is_located(registry, text_position):
     (problem,) = problems_of(BROKEN / "malformed.json", registry)
     assert problem.message.startswith("malformed JSON")
     line, col = text_position(BROKEN / "malformed.json", ",}")
-    assert where(problem) == ("malformed.json", line, col + 1)  # the stray '}'
+    # the trailing comma or the '}' after it, as the Python version's json module reports it
+    assert where(problem) in (("malformed.json", line, col), ("malformed.json", line, col + 1))
 
 
 def test_not_utf8(registry, tmp_path):
