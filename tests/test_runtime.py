@@ -592,3 +592,87 @@ def test_group_commit_ends_in_the_state_of_one_transaction_per_event(pb: Any, re
                             for c in ("acme", "beta")}))
     assert states[0] == states[1] == states[2]
     assert states[0][0]["duplicate"] == len(STREAM)
+
+
+# -- the case kept in memory within a group ----------------------------------------------------
+
+
+def test_merged_facts_have_the_key_order_the_store_reads_back() -> None:
+    from playbook.store.jsonio import dumps, loads
+
+    base = loads(dumps({"m": 1, "c": {"x": 1, "a": 2}, "z": [1]}))
+    patch = {"b": {"z": 1, "y": {"q": 1, "p": 2}}, "c": {"b": 0}, "l": [{"q": 1, "p": [{"s": 1, "r": 2}]}],
+             "a": 1, "m": None}
+    merged = merge_facts(base, patch)
+    assert json.dumps(merged) == json.dumps(loads(dumps(merged)))  # the same keys in the same order
+    assert list(merged) == ["a", "b", "c", "l", "z"] and list(merged["c"]) == ["a", "b", "x"]
+
+
+def test_events_with_nan_or_infinite_numbers_are_bad_lines() -> None:
+    lines = ['{"case": "a", "id": "e1", "facts": {"x": NaN}}',
+             '{"case": "a", "id": "e2", "facts": {"x": [-Infinity]}}',
+             '{"case": "a", "id": "e3", "facts": {"x": 1e999, "n": 1234567890123456789012}}',
+             '{"case": "a", "id": "e4", "facts": {"x": 1.5e300}}']
+    items = list(read_events(lines))
+    assert [type(i).__name__ for i in items] == ["BadLine", "BadLine", "BadLine", "Event"]
+    assert all("not a JSON number" in i.message or "too large" in i.message for i in items[:3])
+
+
+def _waive(criterion: str, until: str = "2026-06-30") -> dict[str, Any]:
+    return {"criterion": criterion, "reason": "r", "approver": "boss", "until": until}
+
+
+KEPT = [json.dumps(e) for e in [
+    {"case": "acme", "id": "e1", "at": "2026-03-01", "facts": {"account": {"name": "Acme"}, "z": 1}},
+    {"case": "acme", "id": "e1", "at": "2026-03-01", "facts": {"account": {"name": "Again"}}},  # duplicate
+    {"case": "acme", "id": "e2", "at": "2026-03-02", "stage": "propose", "facts": {"x": 1}},  # rejected
+    {"case": "acme", "id": "e3", "at": "2026-03-02", "type": "waive", "waive": _waive("budget")},
+    {"case": "acme", "id": "e4", "at": "2026-03-03", "facts": {"opportunity": {"need": True, "b": {"y": 1, "x": 2}}}},
+    {"case": "acme", "id": "e5", "at": "2026-03-03", "type": "advance", "to": "qualify", "reason": "re-open"},
+    {"case": "acme", "id": "e6", "at": "2026-03-04", "facts": {"a": [{"q": 1, "p": 2}], "opportunity": {"b": None}}},
+    {"case": "beta", "id": "e1", "at": "2026-03-04", "facts": {"account": {"name": "Beta"}}},
+    {"case": "acme", "id": "e7", "at": "2026-03-05", "facts": {"opportunity": {"proposal": True, "status": "lost"}}},
+    {"case": "acme", "id": "e8", "at": "2026-03-06", "facts": {"late": True}},  # closed
+    {"case": "acme", "id": "e3", "at": "2026-03-06", "type": "waive", "waive": _waive("budget")},  # duplicate
+]]
+
+
+def test_a_case_kept_in_memory_within_a_group_is_exactly_the_case_the_store_holds(
+        pb: Any, registry: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within one group a case is kept in memory from one of its events to the next: it must be
+    exactly what reading the store gives (same fields, facts with keys in the same order, same
+    waivers), and the run must end as one transaction per event (each read from the store) does."""
+    import dataclasses
+
+    from playbook.runtime.runfile import RunSummary, run_stream
+
+    def stable(case: Any) -> str:  # created/updated are wall-clock stamps
+        return json.dumps({k: v for k, v in dataclasses.asdict(case).items() if k not in ("created_at", "updated_at")})
+
+    seen: list[Any] = []
+    decide = Runner._decide
+
+    def spy(self: Any, pb: Any, case: Any, event: Any, waivers: Any, today: Any) -> Any:
+        if case.created_at is not None:  # a stored case: what the store holds now, in this transaction
+            stored = self.store.get_case(case.case_id)
+            assert json.dumps(dataclasses.asdict(case)) == json.dumps(dataclasses.asdict(stored))
+            assert waivers == self.store.waivers(case.case_id)
+        seen.append((event.id, stable(case), [w.to_dict() for w in waivers]))
+        return decide(self, pb, case, event, waivers, today)
+
+    monkeypatch.setattr(Runner, "_decide", spy)
+    runs = []
+    for every in (1, 100):
+        seen.clear()
+        with open_store(str(tmp_path / f"k{every}.sqlite")) as store:
+            summary = run_stream(Runner(store, registry, playbook=pb), read_events(KEPT), RunSummary(),
+                                 commit_every=every)
+            runs.append((list(seen), summary.counts(), summary.transitions, summary.actions, summary.rejections,
+                         [stable(c) for c in store.iter_cases()],
+                         {c: [(e.kind, e.event_id, e.from_stage, e.to_stage, e.reason, e.data)
+                              for e in store.history(c)] for c in ("acme", "beta")},
+                         [w.to_dict() for w in store.waivers("acme")]))
+    assert runs[0] == runs[1]
+    counts = runs[0][1]
+    assert (counts["duplicate"], counts["rejected"], counts["closed"]) == (2, 2, 1)
+    assert len(runs[0][0]) == 9  # every event but the duplicates reached the decision

@@ -81,3 +81,34 @@ def test_run_mode_reaches_the_evaluators_stage(playbook_id: str, tmp_path: Path)
                     if not ahead.skipped_indexes():  # ahead only because a passed gate now fails
                         mismatches.append((name, "split events ahead without a reason", case.stage, want))
         assert not mismatches, mismatches
+
+
+def _prefixes(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = list(facts)
+    return [{k: facts[k] for k in keys[:n]} for n in range(len(keys) + 1)]
+
+
+@pytest.mark.parametrize("playbook_id", _bundled())
+def test_the_runners_outcome_at_a_stage_is_the_evaluators(playbook_id: str) -> None:
+    """The runner picks the outcome at the stage a case reaches from the evaluation it has
+    (``outcome_at``) instead of evaluating again: it must be what ``evaluate`` gives there, for
+    every example (and every prefix of its facts, as events bring them) and every stage."""
+    from playbook.runtime.runner import outcome_at
+
+    pb = load_playbook(playbook_id, registry=get_registry())
+    examples = _examples(pb)
+    if not examples:
+        pytest.skip(f"{playbook_id} has no example cases")
+    checked = differ = 0
+    for name, facts, today in examples:
+        for part in _prefixes(facts) + [{**facts, "opportunity": None}]:
+            part = {k: v for k, v in part.items() if v is not None}
+            first = evaluate(pb, part, today=today, stage=pb.stages[0].id)
+            for index, stage in enumerate(pb.stages):
+                want = evaluate(pb, part, today=today, stage=stage.id).outcome
+                assert outcome_at(first, index) == want, (name, list(part), stage.id)
+                checked += 1
+                differ += want != first.outcome
+    assert checked
+    if any(o.from_stages for o in pb.outcomes):
+        assert differ, "no example reaches an outcome that depends on the stage: the test proves nothing"

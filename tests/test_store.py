@@ -213,6 +213,33 @@ def test_store_json_falls_back_to_the_standard_library(monkeypatch: pytest.Monke
     assert jsonio.dumps(value) == text and jsonio.loads(text) == value
 
 
+def test_canonical_is_what_the_store_reads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from playbook.store import jsonio
+
+    values = [{"b": [{"y": 1, "x": 2**64 - 1}], "a": {"z": 0.1, "y": -(2**63)}, "é": "名"},
+              {"n": 10**30, "m": {"q": [1.5e300, None], "p": True}}]  # 10**30: beyond orjson
+
+    def shape(v: object) -> str:  # keys in their order, at every level
+        return json.dumps(v)
+
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(jsonio, "_orjson", None)
+        for value in values:
+            got, want = jsonio.canonical(value), jsonio.loads(jsonio.dumps(value))
+            assert got == want == value and shape(got) == shape(want) != shape(value)
+
+
+def test_events_are_read_without_nan_or_infinities() -> None:
+    from playbook.store import jsonio
+
+    for text in ('{"x": NaN}', '[Infinity]', '{"x": -Infinity}', '{"x": 1e400}'):
+        with pytest.raises(ValueError, match="not a JSON number|too large"):
+            jsonio.loads_finite(text)
+    assert jsonio.loads_finite('{"n": 123456789012345678901234567890, "f": 1e300}') == \
+        {"n": 123456789012345678901234567890, "f": 1e300}
+
+
 def test_processes_opening_one_new_store_at_the_same_time_all_succeed(tmp_path: Path) -> None:
     """Creating a new store switches it to WAL and migrates it; SQLite answers "database is
     locked" at once (no busy handler) to a second process doing the same, so opening retries."""

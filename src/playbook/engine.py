@@ -111,6 +111,21 @@ def _as_date(today: Any) -> dt.date:
         raise CaseError(f"the evaluation date must be a date or YYYY-MM-DD, got {today!r}") from None
 
 
+def reached_outcome(pb: CompiledPlaybook, stage_id: str, facts: dict[str, Any], derived: dict[str, Any],
+                    ctx: EvalContext) -> str | None:
+    """The first outcome open in ``stage_id`` (its ``from`` stages) whose condition holds; an
+    outcome whose condition cannot be evaluated (missing facts) is not reached."""
+    for candidate in pb.outcomes:
+        if candidate.from_stages is not None and stage_id not in candidate.from_stages:
+            continue
+        try:
+            if candidate.fn(facts, derived, ctx):
+                return candidate.id
+        except Exception:  # noqa: BLE001 - an outcome whose facts are missing is not reached
+            continue
+    return None
+
+
 def evaluate(
     pb: CompiledPlaybook,
     facts: dict[str, Any],
@@ -169,17 +184,7 @@ def evaluate(
 
     ready = entered and exit_ok[current] and (current + 1 >= n or entry_ok[current + 1])
 
-    outcome = None
-    current_id = stages[current].id
-    for candidate in pb.outcomes:
-        if candidate.from_stages is not None and current_id not in candidate.from_stages:
-            continue
-        try:
-            if candidate.fn(facts, derived, ctx):
-                outcome = candidate.id
-                break
-        except Exception:  # noqa: BLE001 - an outcome whose facts are missing is not reached
-            continue
+    outcome = reached_outcome(pb, stages[current].id, facts, derived, ctx)
 
     if case_id is None:
         raw_id = facts.get("id")

@@ -19,7 +19,8 @@ from typing import Any
 
 # orjson (the optional `fast` extra) parses a line in about a third of the time; jsonio falls
 # back to json where orjson would change a value (integers beyond 64 bits) or is not installed.
-from ..store.jsonio import loads as _loads
+from ..store.jsonio import canonical as _canonical
+from ..store.jsonio import loads_finite as _loads
 
 _DecodeError: tuple[type[Exception], ...] = (ValueError,)  # orjson's and json's decode errors
 
@@ -192,14 +193,30 @@ def read_events(lines: Iterable[str], source: str = "<events>") -> Iterator[Even
 
 def merge_facts(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """JSON merge patch (RFC 7396): objects merge key by key, ``null`` deletes a key, anything
-    else (lists included) replaces. Returns a new mapping; ``target`` is not modified."""
+    else (lists included) replaces. Returns a new mapping; ``target`` is not modified.
+
+    Every object of the result has its keys in sorted order when ``target``'s have (facts read
+    from the store do: it writes them with sorted keys), so merged facts are exactly what the
+    store gives back once they are saved -- the runner may keep them for a case's next event in
+    the same transaction instead of reading them again (see ``Runner.group``). The patch is put
+    in that form first (``jsonio.canonical``: sorted keys at every level)."""
+    return _merge(target, _canonical(patch))
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     out = dict(target)
+    added = False
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
-        elif isinstance(value, dict):
+            continue
+        if key not in out:
+            added = True
+        if isinstance(value, dict):
             base = out.get(key)
-            out[key] = merge_facts(base if isinstance(base, dict) else {}, value)
+            out[key] = _merge(base if isinstance(base, dict) else {}, value)
         else:
             out[key] = value
-    return out
+    # keys new to a non-empty object go to their sorted place; into an empty one the (sorted)
+    # patch's keys come in order already
+    return {k: out[k] for k in sorted(out)} if added and target else out

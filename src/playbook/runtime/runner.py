@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine import CheckResult, evaluate
+from ..engine import CheckResult, evaluate, reached_outcome
 from ..model import CompiledPlaybook
 from ..plugins import Registry
 from ..report import run_actions
@@ -86,6 +86,17 @@ def _outcomes_differ(pb: CompiledPlaybook, a: int, b: int) -> bool:
     return any(o.from_stages is not None and (sa in o.from_stages) != (sb in o.from_stages) for o in pb.outcomes)
 
 
+def outcome_at(result: CheckResult, stage: int) -> str | None:
+    """The outcome ``engine.evaluate`` would pick for the same facts at stage ``stage``: the first
+    outcome open in that stage (``from_stages``) whose function holds, one that raises is not
+    reached. Computed from ``result`` -- the same outcome functions on the same facts, derived
+    values and context (derivations are pure functions of the facts and the context) -- instead
+    of evaluating every criterion again; tests/test_runtime_differential.py checks that it
+    agrees with ``evaluate`` for every bundled playbook, example and stage."""
+    return reached_outcome(result.playbook, result.playbook.stages[stage].id, result.facts, result.derived,
+                           result.ctx)
+
+
 class _Rejected(Exception):
     def __init__(self, reason: Reason):
         self.reason = reason
@@ -143,17 +154,28 @@ class Runner:
         self.lang = lang
         self.cache = PlaybookCache(registry)
         self._stored_hashes: set[str] = set()
+        # Inside group() of a store whose groups are isolated: the case the last committed unit
+        # left (as stored) and its waivers, so that the case's next event skips reading and
+        # decoding it. Dropped at the end of the group and whenever a unit fails.
+        self._isolated = False
+        self._known: tuple[CaseRecord, list[Waiver]] | None = None
+        self._unit_known: tuple[CaseRecord, list[Waiver]] | None = None
 
     # -- public -----------------------------------------------------------------------------
     def apply(self, event: Event, *, keep_session: bool = False) -> Applied:
         """Apply one event in one store transaction. ``keep_session``: keep the case's
         durable_rules session for its next event (a stream does; see ``flow.Chart.drive``) --
         it is deleted if this transaction does not commit."""
+        known, self._known, self._unit_known = self._known, None, None
         try:
-            return self._apply(event, keep_session)
+            applied = self._apply(event, keep_session, known)
         except BaseException:
             self._forget_uncommitted()
             raise
+        if self._isolated:  # the unit is released: what it left is what the store holds
+            self._known = self._unit_known
+        self._unit_known = None
+        return applied
 
     @contextmanager
     def group(self) -> Iterator[None]:
@@ -164,36 +186,52 @@ class Runner:
         is derived from what the store holds."""
         try:
             with self.store.group():
-                yield
+                self._isolated = self.store.group_isolated
+                try:
+                    yield
+                finally:
+                    self._isolated, self._known = False, None
         except BaseException:
             self._forget_uncommitted()
             raise
 
     def _forget_uncommitted(self) -> None:
         self._stored_hashes.clear()  # a snapshot put by a rolled-back write is not in the store
+        self._known = self._unit_known = None
         release_sessions()
 
-    def _apply(self, event: Event, keep_session: bool) -> Applied:
+    def _apply(self, event: Event, keep_session: bool, known: tuple[CaseRecord, list[Waiver]] | None) -> Applied:
         with self.store.write() as w:
-            found = w.for_event(event.case, event.id)
-            if found.duplicate:
-                return Applied(event, DUPLICATE)
-            case = found.case
+            if known is not None and known[0].case_id == event.case:
+                # the same case as the group's previous unit: only the event id is new to look up
+                if w.has_event(event.case, event.id):
+                    self._unit_known = known
+                    return Applied(event, DUPLICATE)
+                stored, waivers = known
+            else:
+                found = w.for_event(event.case, event.id)
+                if found.duplicate:
+                    return Applied(event, DUPLICATE)
+                stored, waivers = found.case, found.waivers
+            case = stored
             try:
                 case, is_new = self._case_for(w, event, case)
                 pb = self.cache.get(case.playbook_hash, w)
-                waivers = found.waivers
                 today = self.today or event.date or dt.date.today()
                 plan = self._decide(pb, case, event, waivers, today)
             except _Rejected as rejected:
                 self._record_rejection(w, event, case, rejected.reason)
+                if stored is not None:  # unchanged by a rejection (a new case is not stored)
+                    self._unit_known = (stored, waivers)
                 return Applied(event, REJECTED_STATUS, rejected.reason, stage_before=case.stage if case else None,
                                stage_after=case.stage if case else None,
                                playbook=f"{case.playbook_id}@{case.playbook_version}" if case else None)
             recorder = _Recorder(pb, plan, self.lang)
             Chart.for_playbook(pb, case.playbook_hash).drive(case.stage, plan.steps, recorder,
                                                              keep=case.case_id if keep_session else None)
-            return self._persist(w, event, case, is_new, plan, recorder)
+            applied = self._persist(w, event, case, is_new, plan, recorder)
+            self._unit_known = (case, [*waivers, *plan.new_waivers] if plan.new_waivers else waivers)
+            return applied
 
     # -- deciding ---------------------------------------------------------------------------
     def _case_for(self, w: StoreWriter, event: Event, case: CaseRecord | None) -> tuple[CaseRecord, bool]:
@@ -250,8 +288,8 @@ class Runner:
         # final is None only for a case that stays out, where asking again gives the same
         if final is not None and final != result.current and _outcomes_differ(pb, result.current, final):
             # an outcome limited to some stages is open in one of the two stages and not in the
-            # other: ask the evaluator again, for the stage reached
-            outcome = evaluate(pb, facts, today=today, stage=ids[final], ctx=result.ctx).outcome
+            # other: the outcome at the stage reached
+            outcome = outcome_at(result, final)
         else:
             outcome = result.outcome
         if outcome is not None:

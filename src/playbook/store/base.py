@@ -187,9 +187,15 @@ class Store(StoreReader):
     each ``write()`` is a nested unit (a savepoint) that is undone alone when it raises, and
     becomes durable only when the group commits -- all of the group's units, or none of them.
     A store that cannot group keeps the default: ``group()`` does nothing, so every
-    ``write()`` commits on its own (which keeps every guarantee, only slower)."""
+    ``write()`` commits on its own (which keeps every guarantee, only slower).
+
+    ``group_isolated``: inside ``group()`` nothing but this store object writes the store (the
+    group holds the write lock from its start to its end), so what a caller wrote in one unit
+    is still there, unchanged, in the next unit of the same group -- the runner then keeps a
+    case in memory from one of its events to the next instead of reading it again."""
 
     location: str
+    group_isolated: bool = False
 
     @abstractmethod
     def write(self) -> AbstractContextManager[StoreWriter]: ...

@@ -5,7 +5,8 @@ Both write compact UTF-8 JSON with sorted keys that reads back to the same value
 about five times faster; a few floats are spelled differently, e.g. ``1e16`` for ``1e+16``).
 What orjson cannot write -- keys that are not strings, integers beyond 64 bits -- falls back to
 ``json``, so nothing is refused or changed. NaN and infinities are not JSON: no event can carry
-them (orjson parses events); orjson writes them as ``null`` should a plugin action produce one.
+them (events are read with ``loads_finite``); orjson writes them as ``null`` should a plugin
+action produce one.
 Reading falls back to ``json`` too: for a store written without orjson (it may hold ``NaN``),
 and for integers beyond 64 bits, which orjson would read as floats.
 """
@@ -13,6 +14,7 @@ and for integers beyond 64 bits, which orjson would read as floats.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -38,6 +40,18 @@ def dumps(value: Any) -> str:
     return _std_dumps(value)
 
 
+def canonical(value: Any) -> Any:
+    """``loads(dumps(value))`` -- a JSON value as the store reads it back: the keys of every object
+    in sorted order -- without the text in between where orjson can (what it writes, it reads back
+    exactly: integers up to 64 bits, shortest-repr floats)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(_orjson.dumps(value, option=_orjson.OPT_SORT_KEYS))
+        except TypeError:  # orjson.JSONEncodeError: non-str keys, big ints ... -> json decides
+            pass
+    return json.loads(_std_dumps(value))
+
+
 # orjson reads integers beyond 64 bits as floats (10**30 -> 1e+30): text with a run of 19 or
 # more digits is read by json, which keeps them exact (rarely true). The scan maps every ASCII
 # digit to 1 and every other byte to 0 and looks for 19 ones in a row: a few microseconds for
@@ -59,3 +73,27 @@ def loads(text: str | bytes) -> Any:
         except ValueError:  # orjson.JSONDecodeError: NaN/Infinity written by json -> json reads them
             pass
     return json.loads(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number: give a finite number or null")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is too large for a number: give a finite number or null")
+    return value
+
+
+def loads_finite(text: str | bytes) -> Any:
+    """``loads`` that refuses NaN, Infinity and numbers beyond the range of a float (ValueError).
+    orjson refuses them itself; the standard library (the fallback) reads them, but the store
+    could not keep them (they would be written as ``null``), so an event that carries one would
+    not read back as it was applied."""
+    if _orjson is not None and not _long_digits(text):
+        try:
+            return _orjson.loads(text)
+        except ValueError:
+            pass
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)

@@ -170,6 +170,8 @@ class _SQLiteAccess(StoreWriter):
 class SQLiteStore(_SQLiteAccess, Store):
     """A store in one SQLite file, created (with its directory) on first use."""
 
+    group_isolated = True  # a group is one BEGIN IMMEDIATE transaction: no other writer gets in
+
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S):
         self.path = Path(path)
         self.location = str(self.path)
