@@ -341,3 +341,54 @@ def test_a_second_writer_waits_for_the_group_and_then_sees_all_of_it(tmp_path: P
             assert w.has_event("a", "e1")
             with pytest.raises(DuplicateEvent):
                 _record(w, "a", "e1")
+
+
+def test_inside_a_group_reads_see_the_groups_writes_and_a_failed_unit_restores_what_it_replaced(
+        tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as store:
+        with store.write() as w:  # committed before the group: the tables hold it
+            w.put_playbook(_snapshot())
+            w.save_case(_case("old"))
+        with store.group():
+            with store.write() as w:
+                case = _case("acme")
+                w.save_case(case)
+                _record(w, "acme", "e1")
+                w.append_log(LogEntry(case_id="acme", kind=EVENT, event_id="e1", data={"n": 1}))
+                w.add_waiver("acme", Waiver(criterion="c", reason="r", approver="boss", until="2026-12-31"))
+                case.stage = "changed after saving"  # the caller's record is not the store's
+            with pytest.raises(RuntimeError), store.write() as w:
+                moved = w.get_case("acme")
+                assert moved is not None and moved.stage == "a"
+                moved.stage, moved.facts = "b", {"new": True}
+                w.save_case(moved)
+                _record(w, "acme", "e2")
+                w.add_waiver("acme", Waiver(criterion="d", reason="r", approver="boss", until="2026-12-31"))
+                raise RuntimeError("event failed half-way")
+            seen = store.get_case("acme")
+            assert seen is not None and (seen.stage, seen.facts) == ("a", _case().facts)  # the failed unit is undone
+            assert store.has_event("acme", "e1") and not store.has_event("acme", "e2")
+            assert [w.criterion for w in store.waivers("acme")] == ["c"]
+            assert [e.data for e in store.history("acme")] == [{"n": 1}]
+            assert [c.case_id for c in store.iter_cases()] == ["acme", "old"]
+            found = store.for_event("acme", "e2")
+            assert not found.duplicate and found.case is not None and [w.criterion for w in found.waivers] == ["c"]
+            assert store.for_event("acme", "e1").duplicate
+            with store.write() as w:  # moves the case, then a facts-only save in a later unit
+                moved = w.get_case("acme")
+                assert moved is not None
+                moved.stage = "b"
+                w.save_case(moved)
+            with store.write() as w:
+                again = w.get_case("acme")
+                assert again is not None
+                again.facts = {"last": 1}
+                w.save_case(again, moved=False)
+            assert _events(path) == []  # nothing is in the tables before the group commits
+        case = store.get_case("acme")
+        assert case is not None and (case.stage, case.facts) == ("b", {"last": 1})  # both saves are kept
+        assert _events(path) == [("acme", "e1")]
+        assert [(e.seq is not None, e.data) for e in store.history("acme")] == [(True, {"n": 1})]
+        with store.write() as w, pytest.raises(DuplicateEvent):
+            _record(w, "acme", "e1")

@@ -166,7 +166,7 @@ def run_stream(runner: Runner, items: Iterable[Any], summary: RunSummary, source
     is not read yet (``commit_every=1``: one transaction per event). ``may_wait``: reading
     ``items`` may wait for input (stdin, a pipe): they are read ahead in a thread, so that no
     group waits for input with its events uncommitted; pass False for a file or a list (no
-    thread). Each event is a savepoint
+    thread). Each event is a unit
     of the group, so a failing event is undone alone: the events before it are committed, then
     its error is raised. The summary counts an event only once its group has committed; if the
     commit fails, nothing of the group counts (or is stored) and the error is raised.

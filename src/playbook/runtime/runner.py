@@ -8,7 +8,8 @@ decide which moves are approved; drive the case's durable_rules flowchart throug
 (stage actions fire on enter/exit); then write the event row, the new state, the transitions,
 waivers and fired actions. A crash before the commit leaves no trace, so re-running the same
 events converges on exactly the state of an uninterrupted run. Inside ``Runner.group()``
-(group commit, used by ``run_stream``) that unit is a savepoint of the group's transaction.
+(group commit, used by ``run_stream``) that unit is a unit of the group's transaction, undone alone
+when it fails.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class Runner:
     @contextmanager
     def group(self) -> Iterator[None]:
         """Group commit: the events applied inside the block share one store transaction (each
-        is still its own savepoint, see ``Store.group``). If the block raises or the commit
+        is still its own unit, undone alone, see ``Store.group``). If the block raises or the commit
         fails, nothing of the group is stored -- and nothing of it is remembered here: the
         durable_rules session and the cache of stored snapshots are dropped, so the next event
         is derived from what the store holds."""

@@ -184,7 +184,7 @@ class Store(StoreReader):
     """A run-mode store. ``write()`` opens one exclusive, atomic transaction.
 
     ``group()`` (group commit) opens one transaction for several ``write()`` units: inside it,
-    each ``write()`` is a nested unit (a savepoint) that is undone alone when it raises, and
+    each ``write()`` is a nested unit that is undone alone when it raises, and
     becomes durable only when the group commits -- all of the group's units, or none of them.
     A store that cannot group keeps the default: ``group()`` does nothing, so every
     ``write()`` commits on its own (which keeps every guarantee, only slower).

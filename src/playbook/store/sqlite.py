@@ -5,8 +5,10 @@ Concurrency and durability: the database runs in WAL mode; every write is one
 read a case, both change it and lose one change) and waits up to ``busy_timeout`` seconds for
 another writer (polling, and a writer that commits pauses when another one waits -- see
 ``_yield_to_waiters`` -- so that concurrent writers interleave instead of starving).
-``group()`` commits several writes (events) in one transaction, each a savepoint. ``synchronous=NORMAL`` keeps every committed transaction across a crash or a
-kill of the process (only a power loss may drop the last commits).
+``group()`` commits several writes (events) in one transaction: each is a unit undone alone when
+it fails, held in memory (store/buffer.py) until the group commits. ``synchronous=NORMAL`` keeps
+every committed transaction across a crash or a kill of the process (only a power loss may drop
+the last commits).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .base import (
     StoreWriter,
     Waiver,
 )
+from .buffer import GroupBuffer
 from .jsonio import dumps as _dumps
 from .jsonio import loads as _loads
 from .migrations import LATEST, current_version, migrate
@@ -44,12 +47,75 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+# -- the rows written (directly, or from a group's buffer when it commits) ------------------------
+_PLAYBOOK_SQL = ("INSERT OR IGNORE INTO playbooks (hash, playbook_id, version, plugin, document, stored_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?)")
+_UPSERT_CASE_SQL = (
+    "INSERT INTO cases (case_id, playbook_id, playbook_version, playbook_hash, stage, stage_since, facts,"
+    " outcome, status, created_at, updated_at, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(case_id) DO UPDATE SET stage = excluded.stage, stage_since = excluded.stage_since,"
+    " facts = excluded.facts, outcome = excluded.outcome, status = excluded.status,"
+    " updated_at = excluded.updated_at, events = excluded.events")
+# Neither stage nor status in the SET list: SQLite leaves the cases_playbook index alone.
+_UPDATE_FACTS_SQL = "UPDATE cases SET facts = ?, updated_at = ?, events = ? WHERE case_id = ?"
+_EVENT_SQL = ("INSERT INTO events (case_id, event_id, type, at, actor, status, reason, recorded_at)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_LOG_SQL = ("INSERT INTO log (case_id, kind, event_id, at, actor, from_stage, to_stage, reason, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_WAIVER_SQL = ("INSERT INTO waivers (case_id, criterion, reason, approver, until, at, actor, event_id)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _playbook_row(snapshot: PlaybookSnapshot, now: str) -> tuple[Any, ...]:
+    return (snapshot.hash, snapshot.playbook_id, snapshot.version, snapshot.plugin, _dumps(snapshot.document), now)
+
+
+def _case_row(case: CaseRecord) -> tuple[Any, ...]:
+    return (case.case_id, case.playbook_id, case.playbook_version, case.playbook_hash, case.stage, case.stage_since,
+            _dumps(case.facts), case.outcome, case.status, case.created_at, case.updated_at, case.events)
+
+
+def _facts_row(case: CaseRecord) -> tuple[Any, ...]:
+    return (_dumps(case.facts), case.updated_at, case.events, case.case_id)
+
+
+def _log_row(entry: LogEntry) -> tuple[Any, ...]:
+    return (entry.case_id, entry.kind, entry.event_id, entry.at, entry.actor, entry.from_stage, entry.to_stage,
+            entry.reason, _dumps(entry.data) if entry.data else None)
+
+
+def _waiver_row(case_id: str, waiver: Waiver) -> tuple[Any, ...]:
+    return (case_id, waiver.criterion, waiver.reason, waiver.approver, waiver.until, waiver.at, waiver.actor,
+            waiver.event_id)
+
+
+def _flush(conn: sqlite3.Connection, buf: GroupBuffer, now: str) -> None:
+    """Write a group's buffer into the open transaction: one statement per table, rows in the
+    order they were written (the log's ``seq`` follows it), each case once in its last state.
+    Playbooks first: cases refer to them."""
+    if buf.playbooks:
+        conn.executemany(_PLAYBOOK_SQL, [_playbook_row(s, now) for s in buf.playbooks.values()])
+    moved = [_case_row(case) for case, was_moved in buf.cases.values() if was_moved]
+    if moved:
+        conn.executemany(_UPSERT_CASE_SQL, moved)
+    facts_only = [_facts_row(case) for case, was_moved in buf.cases.values() if not was_moved]
+    if facts_only:
+        conn.executemany(_UPDATE_FACTS_SQL, facts_only)
+    if buf.events:
+        conn.executemany(_EVENT_SQL, buf.events)
+    if buf.logs:
+        conn.executemany(_LOG_SQL, [_log_row(e) for e in buf.logs])
+    if buf.waivers:
+        conn.executemany(_WAIVER_SQL, [_waiver_row(c, w) for c, w in buf.waivers])
+
+
 class _SQLiteAccess(StoreWriter):
     """Reads and writes on one connection (writes only happen inside ``SQLiteStore.write``)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self._stamp: str | None = None  # the time of the open write transaction
+        self._buf: GroupBuffer | None = None  # inside group(): the writes of its units
 
     def _now(self) -> str:
         return self._stamp or _now()
@@ -65,6 +131,8 @@ class _SQLiteAccess(StoreWriter):
         )
 
     def get_case(self, case_id: str) -> CaseRecord | None:
+        if self._buf is not None and case_id in self._buf.cases:
+            return self._buf.get_case(case_id)
         row = self.conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
         return self._case(row) if row is not None else None
 
@@ -73,98 +141,124 @@ class _SQLiteAccess(StoreWriter):
             cursor = self.conn.execute("SELECT * FROM cases ORDER BY case_id")
         else:
             cursor = self.conn.execute("SELECT * FROM cases WHERE playbook_id = ? ORDER BY case_id", (playbook_id,))
-        for row in cursor:
-            yield self._case(row)
+        stored = (self._case(row) for row in cursor)
+        if self._buf is None or not self._buf.cases:
+            yield from stored
+            return
+        yield from self._buf.over_cases(stored, playbook_id)
 
     def history(self, case_id: str) -> list[LogEntry]:
         rows = self.conn.execute("SELECT * FROM log WHERE case_id = ? ORDER BY seq", (case_id,)).fetchall()
-        return [LogEntry(case_id=r["case_id"], kind=r["kind"], event_id=r["event_id"], at=r["at"], actor=r["actor"],
-                         from_stage=r["from_stage"], to_stage=r["to_stage"], reason=r["reason"],
-                         data=_loads(r["data"]) if r["data"] else {}, seq=r["seq"]) for r in rows]
+        entries = [LogEntry(case_id=r["case_id"], kind=r["kind"], event_id=r["event_id"], at=r["at"],
+                            actor=r["actor"], from_stage=r["from_stage"], to_stage=r["to_stage"], reason=r["reason"],
+                            data=_loads(r["data"]) if r["data"] else {}, seq=r["seq"]) for r in rows]
+        if self._buf is not None:
+            entries += self._buf.log_of(case_id)
+        return entries
 
     def waivers(self, case_id: str) -> list[Waiver]:
         rows = self.conn.execute("SELECT * FROM waivers WHERE case_id = ? ORDER BY id", (case_id,)).fetchall()
-        return [Waiver(criterion=r["criterion"], reason=r["reason"], approver=r["approver"], until=r["until"],
-                       at=r["at"], actor=r["actor"], event_id=r["event_id"]) for r in rows]
+        found = [Waiver(criterion=r["criterion"], reason=r["reason"], approver=r["approver"], until=r["until"],
+                        at=r["at"], actor=r["actor"], event_id=r["event_id"]) for r in rows]
+        if self._buf is not None:
+            found += self._buf.waivers_of(case_id)
+        return found
 
     def get_playbook(self, playbook_hash: str) -> PlaybookSnapshot | None:
+        if self._buf is not None and playbook_hash in self._buf.playbooks:
+            return self._buf.playbooks[playbook_hash]
         row = self.conn.execute("SELECT * FROM playbooks WHERE hash = ?", (playbook_hash,)).fetchone()
         if row is None:
             return None
         return PlaybookSnapshot(hash=row["hash"], playbook_id=row["playbook_id"], version=row["version"],
                                 document=_loads(row["document"]), plugin=row["plugin"])
 
-    def has_event(self, case_id: str, event_id: str) -> bool:
+    def _stored_event(self, case_id: str, event_id: str) -> bool:
         row = self.conn.execute("SELECT 1 FROM events WHERE case_id = ? AND event_id = ?", (case_id, event_id))
         return row.fetchone() is not None
+
+    def has_event(self, case_id: str, event_id: str) -> bool:
+        buf = self._buf
+        if buf is None:
+            return self._stored_event(case_id, event_id)
+        key = (case_id, event_id)
+        if key in buf.event_keys:
+            return True
+        if key in buf.absent:
+            return False
+        if self._stored_event(case_id, event_id):
+            return True
+        buf.absent.add(key)  # the group holds the write lock: nobody else can record it meanwhile
+        return False
 
     _LOOKUP_SQL = ("SELECT EXISTS (SELECT 1 FROM events WHERE case_id = ?1 AND event_id = ?2) AS duplicate,"
                    " EXISTS (SELECT 1 FROM waivers WHERE case_id = ?1) AS waived, cases.*"
                    " FROM (SELECT 1) LEFT JOIN cases ON cases.case_id = ?1")
 
     def for_event(self, case_id: str, event_id: str) -> EventLookup:
+        buf = self._buf
+        if buf is not None and ((case_id, event_id) in buf.event_keys or case_id in buf.cases):
+            # the case was written by this group: what the group holds is newer than the table
+            if self.has_event(case_id, event_id):
+                return EventLookup(duplicate=True)
+            return EventLookup(case=buf.get_case(case_id), waivers=self.waivers(case_id))
         row = self.conn.execute(self._LOOKUP_SQL, (case_id, event_id)).fetchone()
         if row["duplicate"]:
             return EventLookup(duplicate=True)
+        if buf is not None:
+            buf.absent.add((case_id, event_id))
         case = self._case(row) if row["case_id"] is not None else None
-        return EventLookup(case=case, waivers=self.waivers(case_id) if row["waived"] else [])
+        waived = row["waived"] or (buf is not None and case_id in buf.waived_cases)
+        return EventLookup(case=case, waivers=self.waivers(case_id) if waived else [])
 
-    # -- writes -------------------------------------------------------------------------
+    # -- writes: straight to the open transaction, or, inside a group, to its buffer --------
     def put_playbook(self, snapshot: PlaybookSnapshot) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO playbooks (hash, playbook_id, version, plugin, document, stored_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (snapshot.hash, snapshot.playbook_id, snapshot.version, snapshot.plugin, _dumps(snapshot.document),
-             self._now()))
+        if self._buf is not None:
+            self._buf.put_playbook(snapshot)
+            return
+        self.conn.execute(_PLAYBOOK_SQL, _playbook_row(snapshot, self._now()))
 
     def save_case(self, case: CaseRecord, *, moved: bool = True) -> None:
         now = self._now()
         case.updated_at = now
-        if case.created_at is not None and not moved:
-            # Neither stage nor status in the SET list: SQLite leaves the cases_playbook index alone.
-            self.conn.execute("UPDATE cases SET facts = ?, updated_at = ?, events = ? WHERE case_id = ?",
-                              (_dumps(case.facts), now, case.events, case.case_id))
+        if case.created_at is None:
+            case.created_at = now
+            moved = True
+        if self._buf is not None:
+            self._buf.save_case(case, moved)
             return
-        case.created_at = case.created_at or now
-        self.conn.execute(
-            "INSERT INTO cases (case_id, playbook_id, playbook_version, playbook_hash, stage, stage_since, facts,"
-            " outcome, status, created_at, updated_at, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(case_id) DO UPDATE SET stage = excluded.stage, stage_since = excluded.stage_since,"
-            " facts = excluded.facts, outcome = excluded.outcome, status = excluded.status,"
-            " updated_at = excluded.updated_at, events = excluded.events",
-            (case.case_id, case.playbook_id, case.playbook_version, case.playbook_hash, case.stage, case.stage_since,
-             _dumps(case.facts), case.outcome, case.status, case.created_at, case.updated_at, case.events))
+        if moved:
+            self.conn.execute(_UPSERT_CASE_SQL, _case_row(case))
+        else:
+            self.conn.execute(_UPDATE_FACTS_SQL, _facts_row(case))
 
     def record_event(self, case_id: str, event_id: str, *, type: str, at: str | None, actor: str | None,
                      status: str, reason: str | None) -> None:
+        row = (case_id, event_id, type, at, actor, status, reason, self._now())
+        if self._buf is not None:
+            if self.has_event(case_id, event_id):
+                raise DuplicateEvent(f"{case_id}/{event_id}")
+            self._buf.record_event(row)
+            return
         try:
-            self.conn.execute(
-                "INSERT INTO events (case_id, event_id, type, at, actor, status, reason, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (case_id, event_id, type, at, actor, status, reason, self._now()))
+            self.conn.execute(_EVENT_SQL, row)
         except sqlite3.IntegrityError as exc:
             raise DuplicateEvent(f"{case_id}/{event_id}") from exc
 
-    _LOG_SQL = ("INSERT INTO log (case_id, kind, event_id, at, actor, from_stage, to_stage, reason, data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-    @staticmethod
-    def _log_row(entry: LogEntry) -> tuple[Any, ...]:
-        return (entry.case_id, entry.kind, entry.event_id, entry.at, entry.actor, entry.from_stage, entry.to_stage,
-                entry.reason, _dumps(entry.data) if entry.data else None)
-
     def append_log(self, entry: LogEntry) -> None:
-        self.conn.execute(self._LOG_SQL, self._log_row(entry))
+        self.append_logs([entry])
 
     def append_logs(self, entries: list[LogEntry]) -> None:
-        self.conn.executemany(self._LOG_SQL, [self._log_row(e) for e in entries])
+        if self._buf is not None:
+            self._buf.append_logs(entries)
+            return
+        self.conn.executemany(_LOG_SQL, [_log_row(e) for e in entries])
 
     def add_waiver(self, case_id: str, waiver: Waiver) -> None:
-        self.conn.execute(
-            "INSERT INTO waivers (case_id, criterion, reason, approver, until, at, actor, event_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (case_id, waiver.criterion, waiver.reason, waiver.approver, waiver.until, waiver.at, waiver.actor,
-             waiver.event_id))
+        if self._buf is not None:
+            self._buf.add_waiver(case_id, waiver)
+            return
+        self.conn.execute(_WAIVER_SQL, _waiver_row(case_id, waiver))
 
 
 class SQLiteStore(_SQLiteAccess, Store):
@@ -176,8 +270,7 @@ class SQLiteStore(_SQLiteAccess, Store):
         self.path = Path(path)
         self.location = str(self.path)
         self.busy_timeout = busy_timeout
-        self._grouped = False  # inside group(): write() units are savepoints of its transaction
-        self._half_done = False  # a savepoint unit is open (neither released nor undone)
+        self._half_done = False  # a unit of the open group is neither released nor undone
         self._wait_path = f"{self.path}-waiting"  # see _yield_to_waiters
         self._wait_seen = self._wait_mtime()
         self._wait_mine = -1
@@ -282,10 +375,10 @@ class SQLiteStore(_SQLiteAccess, Store):
 
     @contextmanager
     def write(self) -> Iterator[StoreWriter]:
-        """One atomic unit of writes: its own transaction, or, inside :meth:`group`, a savepoint
-        of the group's transaction (undone alone when it raises; durable when the group commits)."""
-        if self._grouped:
-            yield from self._savepoint()
+        """One atomic unit of writes: its own transaction, or, inside :meth:`group`, a unit of the
+        group (held in its buffer; undone alone when it raises; durable when the group commits)."""
+        if self._buf is not None:
+            yield from self._unit(self._buf)
             return
         self._begin()
         self._stamp = _now()
@@ -299,57 +392,53 @@ class SQLiteStore(_SQLiteAccess, Store):
         self.conn.execute("COMMIT")
         self._yield_to_waiters()
 
-    def _savepoint(self) -> Iterator[StoreWriter]:
-        self.conn.execute("SAVEPOINT unit")
+    def _unit(self, buf: GroupBuffer) -> Iterator[StoreWriter]:
+        buf.begin_unit()
         self._half_done = True  # until the unit is released or undone: the group must not commit
         self._stamp = _now()
         try:
             yield self
         except BaseException:
-            # A failed statement may have ended the whole transaction (SQLite rolls back on
-            # some I/O and disk-full errors): then there is no savepoint left to undo, and the
-            # group's commit reports that the group is lost.
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK TO unit")
-                self.conn.execute("RELEASE unit")
+            buf.undo_unit()
             self._half_done = False
             raise
         finally:
             self._stamp = None
-        self.conn.execute("RELEASE unit")
+        buf.release_unit()
         self._half_done = False
 
     @contextmanager
     def group(self) -> Iterator[None]:
         """One write transaction (``BEGIN IMMEDIATE``) around several ``write()`` units, committed
         at the end of the block -- or rolled back entirely when the block raises or the commit
-        fails: then nothing of the group is stored. Groups do not nest."""
-        if self._grouped:
+        fails: then nothing of the group is stored. Groups do not nest.
+
+        The units' writes wait in a :class:`~playbook.store.buffer.GroupBuffer` (reads on this
+        store see them) and are written when the group commits, one statement per table."""
+        if self._buf is not None:
             raise RuntimeError("store groups do not nest")
         self._begin()
-        self._grouped, self._half_done = True, False
+        buf = self._buf = GroupBuffer()
+        self._half_done = False
         try:
             yield
             if self._half_done:  # a unit was interrupted before it was released or undone
                 raise PlaybookError([Problem("a write of this group of events was interrupted half-way", None,
                                              f"{self.location}: nothing of the group was stored; "
                                              "run the same events again")])
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._grouped = False
-        if not self.conn.in_transaction:
-            raise PlaybookError([Problem("SQLite aborted the transaction of this group of events", None,
-                                         f"{self.location}: nothing of the group was stored; run the same "
-                                         "events again once the cause (disk full, I/O error) is fixed")])
-        try:
+            if not self.conn.in_transaction:
+                raise PlaybookError([Problem("SQLite aborted the transaction of this group of events", None,
+                                             f"{self.location}: nothing of the group was stored; run the same "
+                                             "events again once the cause (disk full, I/O error) is fixed")])
+            self._buf = None
+            _flush(self.conn, buf, _now())
             self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+        finally:
+            self._buf = None
         self._yield_to_waiters()
 
     def close(self) -> None:
