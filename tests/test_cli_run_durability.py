@@ -19,7 +19,7 @@ import pytest
 from playbook.plugins import get_registry
 from playbook.sourcefile import read_document
 
-CASES = 150
+CASES = 400  # big enough that a run is still going when the test kills it (runs got faster)
 
 
 @pytest.fixture(scope="module")

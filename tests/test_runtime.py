@@ -213,11 +213,33 @@ def test_exceptions_swallowed_by_durable_rules_are_raised_as_ours(pb: Any) -> No
 def test_a_move_the_flowchart_cannot_make_is_an_error_not_a_queued_message(pb: Any) -> None:
     chart = Chart.for_playbook(pb, snapshot_of(pb).hash)
     hooks = Recording()
-    with pytest.raises(RunModeError, match="would have queued"):
+    with pytest.raises(RunModeError, match="has no move from 'propose' to 'propose'"):
         chart.drive("propose", [Step("propose")], hooks)  # no transition from a stage to itself
     # the session was discarded: the next drive starts clean and the stale message never fires
     chart.drive("qualify", [Step("propose")], hooks)
     assert hooks.seen == [("propose", "qualify", "gate")]
+
+
+def test_the_flowchart_has_only_the_moves_the_playbook_has(load_yaml: Callable[..., Any]) -> None:
+    """Forward one stage at a time, back only as a back move, an outcome only where it is open:
+    durable_rules itself refuses anything else (the evaluator never asks for it)."""
+    limited = load_yaml(mini().replace("    kind: lost\n", "    kind: lost\n    from: [propose]\n"))
+    chart = Chart.for_playbook(limited, snapshot_of(limited).hash)
+    hooks = Recording()
+    for start, steps, error in [
+            ("qualify", [Step("close")], "no move from 'qualify' to 'close'"),  # skips propose
+            (None, [Step("propose")], "no move from '\\$new' to 'propose'"),  # a new case enters the first stage
+            ("close", [Step("qualify")], "no move from 'close' to 'qualify'"),  # backwards, not as a back move
+            ("qualify", [Step("close", via="back")], "no back move"),
+            ("close", [Step("lost", close=True)], "'lost' is not open in stage 'close'"),
+            ("nowhere", [Step("propose")], "no stage 'nowhere'")]:
+        with pytest.raises(RunModeError, match=error):
+            chart.drive(start, steps, hooks)
+        assert flow.live_sessions() == 0
+    chart.drive("close", [Step("qualify", via="back")], hooks)
+    chart.drive("qualify", [Step("propose"), Step("lost", close=True)], hooks)
+    assert hooks.seen == [("qualify", "close", "back"), ("propose", "qualify", "gate"),
+                          ("$end:lost", "propose", "outcome")]
 
 
 def test_more_sessions_than_the_durable_rules_cap_in_one_process(pb: Any) -> None:
