@@ -392,3 +392,25 @@ def test_inside_a_group_reads_see_the_groups_writes_and_a_failed_unit_restores_w
         assert [(e.seq is not None, e.data) for e in store.history("acme")] == [(True, {"n": 1})]
         with store.write() as w, pytest.raises(DuplicateEvent):
             _record(w, "acme", "e1")
+
+
+def test_inside_a_group_a_case_new_to_the_tables_needs_no_event_lookup_and_an_old_one_does(
+        tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        with store.write() as w:  # a rejected event of a case that was never started: no case row
+            _record(w, "ghost", "e1")
+        statements: list[str] = []
+        store.conn.set_trace_callback(statements.append)
+        with store.group():
+            assert not store.for_event("ghost", "e2").duplicate
+            assert store.has_event("ghost", "e1")  # in the table, though the case has no row
+            assert not store.for_event("new", "e1").duplicate
+            with store.write() as w:
+                _record(w, "new", "e1")
+            statements.clear()
+            assert store.has_event("new", "e1") and not store.has_event("new", "e2")
+            assert statements == []  # answered from what the group knows
+            with pytest.raises(DuplicateEvent), store.write() as w:
+                _record(w, "new", "e1")
+        store.conn.set_trace_callback(None)
+        assert store.has_event("new", "e1") and not store.has_event("new", "e2")

@@ -127,6 +127,7 @@ class _Held:
 _lock = threading.Lock()
 _host: Any = None
 _charts: dict[str, Chart] = {}
+_charts_by_key: dict[tuple[str, int, str], Chart] = {}
 _active: dict[str, _Drive] = {}
 _held: _Held | None = None
 _sids = itertools.count(1)
@@ -288,11 +289,15 @@ class Chart:
 
     @classmethod
     def for_playbook(cls, pb: CompiledPlaybook, playbook_hash: str) -> Chart:
-        name = ruleset_name(pb, playbook_hash)
-        with _lock:
-            chart = _charts.get(name)
-            if chart is None:
-                chart = _charts[name] = cls(pb, playbook_hash)
+        key = (pb.id, pb.version, playbook_hash)
+        chart = _charts_by_key.get(key)  # once per event: no name to build
+        if chart is None:
+            name = ruleset_name(pb, playbook_hash)
+            with _lock:
+                chart = _charts.get(name)
+                if chart is None:
+                    chart = _charts[name] = cls(pb, playbook_hash)
+                _charts_by_key[key] = chart
         return chart
 
     def messages(self, start: str | None, steps: list[Step], *, restore: bool = True

@@ -38,7 +38,8 @@ class _Unit:
 class GroupBuffer:
     """The writes of a group: rows in the order they were written, cases in their last state."""
 
-    def __init__(self) -> None:
+    def __init__(self, stamp: str) -> None:
+        self.stamp = stamp  # the time of the group's transaction (what its rows record)
         self.playbooks: dict[str, PlaybookSnapshot] = {}
         self.cases: dict[str, tuple[CaseRecord, bool]] = {}  # case id -> (copy of its last state, moved)
         self.events: list[tuple[Any, ...]] = []  # rows of the events table
@@ -49,6 +50,7 @@ class GroupBuffer:
         # (case, event) pairs the table was asked about and does not hold: they stay absent from
         # the table until the group commits (it holds the write lock)
         self.absent: set[tuple[str, str]] = set()
+        self.eventless: set[str] = set()  # likewise, cases with no event in the table at all
         self._unit: _Unit | None = None
 
     # -- units ------------------------------------------------------------------------------

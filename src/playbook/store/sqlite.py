@@ -89,12 +89,12 @@ def _waiver_row(case_id: str, waiver: Waiver) -> tuple[Any, ...]:
             waiver.event_id)
 
 
-def _flush(conn: sqlite3.Connection, buf: GroupBuffer, now: str) -> None:
+def _flush(conn: sqlite3.Connection, buf: GroupBuffer) -> None:
     """Write a group's buffer into the open transaction: one statement per table, rows in the
     order they were written (the log's ``seq`` follows it), each case once in its last state.
     Playbooks first: cases refer to them."""
     if buf.playbooks:
-        conn.executemany(_PLAYBOOK_SQL, [_playbook_row(s, now) for s in buf.playbooks.values()])
+        conn.executemany(_PLAYBOOK_SQL, [_playbook_row(s, buf.stamp) for s in buf.playbooks.values()])
     moved = [_case_row(case) for case, was_moved in buf.cases.values() if was_moved]
     if moved:
         conn.executemany(_UPSERT_CASE_SQL, moved)
@@ -184,7 +184,7 @@ class _SQLiteAccess(StoreWriter):
         key = (case_id, event_id)
         if key in buf.event_keys:
             return True
-        if key in buf.absent:
+        if key in buf.absent or case_id in buf.eventless:
             return False
         if self._stored_event(case_id, event_id):
             return True
@@ -192,6 +192,7 @@ class _SQLiteAccess(StoreWriter):
         return False
 
     _LOOKUP_SQL = ("SELECT EXISTS (SELECT 1 FROM events WHERE case_id = ?1 AND event_id = ?2) AS duplicate,"
+                   " EXISTS (SELECT 1 FROM events WHERE case_id = ?1) AS known,"
                    " EXISTS (SELECT 1 FROM waivers WHERE case_id = ?1) AS waived, cases.*"
                    " FROM (SELECT 1) LEFT JOIN cases ON cases.case_id = ?1")
 
@@ -207,6 +208,8 @@ class _SQLiteAccess(StoreWriter):
             return EventLookup(duplicate=True)
         if buf is not None:
             buf.absent.add((case_id, event_id))
+            if not row["known"]:  # a case new to the tables: its next events need no lookup
+                buf.eventless.add(case_id)
         case = self._case(row) if row["case_id"] is not None else None
         waived = row["waived"] or (buf is not None and case_id in buf.waived_cases)
         return EventLookup(case=case, waivers=self.waivers(case_id) if waived else [])
@@ -395,7 +398,7 @@ class SQLiteStore(_SQLiteAccess, Store):
     def _unit(self, buf: GroupBuffer) -> Iterator[StoreWriter]:
         buf.begin_unit()
         self._half_done = True  # until the unit is released or undone: the group must not commit
-        self._stamp = _now()
+        self._stamp = buf.stamp  # the time of the group's transaction
         try:
             yield self
         except BaseException:
@@ -418,7 +421,7 @@ class SQLiteStore(_SQLiteAccess, Store):
         if self._buf is not None:
             raise RuntimeError("store groups do not nest")
         self._begin()
-        buf = self._buf = GroupBuffer()
+        buf = self._buf = GroupBuffer(_now())
         self._half_done = False
         try:
             yield
@@ -431,7 +434,7 @@ class SQLiteStore(_SQLiteAccess, Store):
                                              f"{self.location}: nothing of the group was stored; run the same "
                                              "events again once the cause (disk full, I/O error) is fixed")])
             self._buf = None
-            _flush(self.conn, buf, _now())
+            _flush(self.conn, buf)
             self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
