@@ -13,7 +13,6 @@ it replaced, and puts that back. Nothing here touches the database; ``sqlite.py`
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,15 @@ from typing import Any
 from .base import CaseRecord, LogEntry, PlaybookSnapshot, Waiver
 
 _NOTHING: Any = object()
+
+
+def _copy(case: CaseRecord) -> CaseRecord:
+    """A shallow copy, ~5x faster than ``copy.copy`` (which goes through pickling's
+    ``__reduce_ex__``). The facts are shared: nobody changes facts in place (``merge_facts``
+    returns a new mapping)."""
+    clone = object.__new__(CaseRecord)
+    clone.__dict__.update(case.__dict__)
+    return clone
 
 
 @dataclass
@@ -90,7 +98,7 @@ class GroupBuffer:
         if self._unit is not None and case.case_id not in self._unit.cases:
             self._unit.cases[case.case_id] = previous
         # a copy: the caller goes on changing its record; "moved" once in the group, moved for it
-        self.cases[case.case_id] = (copy.copy(case), moved or (previous is not _NOTHING and previous[1]))
+        self.cases[case.case_id] = (_copy(case), moved or (previous is not _NOTHING and previous[1]))
 
     def record_event(self, row: tuple[Any, ...]) -> None:
         self.events.append(row)
@@ -109,7 +117,7 @@ class GroupBuffer:
     # -- reads (over what the tables hold) --------------------------------------------------
     def get_case(self, case_id: str) -> CaseRecord | None:
         held = self.cases.get(case_id)
-        return copy.copy(held[0]) if held is not None else None
+        return _copy(held[0]) if held is not None else None
 
     def waivers_of(self, case_id: str) -> list[Waiver]:
         if case_id not in self.waived_cases:
