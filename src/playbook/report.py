@@ -11,7 +11,7 @@ from .engine import CheckResult, Failure
 from .messages import msg
 from .model import Criterion
 from .rules import RuleResult
-from .text import LANGUAGES, resolve_texts, tr
+from .text import FALLBACK, LANGUAGE_SET, LANGUAGES, resolve_texts, tr
 
 MAX_VALUE_ITEMS = 5
 
@@ -55,6 +55,72 @@ def _json_copy(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, (str, int, float)):
         return value
     return str(value)
+
+
+def json_texts(value: Any, lang: str) -> Any:
+    """``_json_safe(resolve_texts(value, lang))`` in one walk: every text (see ``text.is_text``)
+    resolved in ``lang`` and what JSON cannot hold replaced by its text. Action outputs go
+    through this for every action fired, so it matters that it is one pass, not two.
+
+    Values nested deeper than ``_json_copy``'s limit take the two walks: where the limit
+    applies, the result of the composition depends on the whole value (a scalar below the limit
+    is kept in strict JSON, turned into text otherwise), which one pass cannot know."""
+    try:
+        return _texts_walk(value, lang, 0)
+    except _TooDeep:
+        return _json_safe(resolve_texts(value, lang))
+
+
+class _TooDeep(Exception):
+    """A value nested beyond ``_json_copy``'s depth limit: ``json_texts`` takes the two walks."""
+
+
+def _texts_walk(value: Any, lang: str, depth: int) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else str(value)
+    if kind is dict:
+        # text.is_text and text.tr, inlined: checklists are mostly texts
+        if value and value.keys() <= LANGUAGE_SET:
+            for text in value.values():
+                if type(text) is not str:
+                    break
+            else:
+                if lang in value:
+                    return value[lang]
+                return value[FALLBACK] if FALLBACK in value else next(iter(value.values()))
+        return _texts_dict(value, lang, depth)
+    if kind is list:
+        return _texts_list(value, lang, depth)
+    # rarer: subclasses of dict and list are walked like them (never a text: is_text wants a
+    # dict); a tuple is not entered by resolve_texts -- _json_copy makes it a list of its items
+    # as they are -- and any other value is _json_copy's too (a number, or its text)
+    if isinstance(value, dict):
+        return _texts_dict(value, lang, depth)
+    if isinstance(value, list):
+        return _texts_list(value, lang, depth)
+    return _json_copy(value, depth)
+
+
+def _texts_dict(value: dict[Any, Any], lang: str, depth: int) -> dict[str, Any]:
+    if depth >= 50:  # its members would be beyond the limit
+        raise _TooDeep
+    depth += 1
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            key = key if isinstance(key, str) else str(key)
+        out[key] = item if type(item) in _SCALARS else _texts_walk(item, lang, depth)
+    return out
+
+
+def _texts_list(value: list[Any], lang: str, depth: int) -> list[Any]:
+    if depth >= 50:
+        raise _TooDeep
+    depth += 1
+    return [item if type(item) in _SCALARS else _texts_walk(item, lang, depth) for item in value]
 
 
 def looked_at(criterion: Criterion, facts: dict[str, Any], derived: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +218,10 @@ def run_actions(result: CheckResult, lang: str, errors: list[str], on: tuple[str
             errors.append(msg("action_error", lang, id=action.id, detail=f"{type(exc).__name__}: {exc}"))
             output = None
         if output is not None:
-            entry["output"] = _json_safe(resolve_texts(output, lang))
+            try:
+                entry["output"] = json_texts(output, lang)
+            except RecursionError:  # plugin code returned a cyclic or absurdly deep value
+                errors.append(msg("action_error", lang, id=action.id, detail="its output is cyclic or nested too deeply"))
         out.append(entry)
     return out
 
@@ -214,7 +283,7 @@ def build_report(result: CheckResult, lang: str = "en", *, include_actions: bool
         "recommended": [brief(c.index) for c in _advice(result)],
         "skipped": [brief(i) for i in skipped],
         "actions": run_actions(result, lang, errors) if include_actions else [],
-        "derived": _json_safe(resolve_texts(result.derived, lang)),
+        "derived": json_texts(result.derived, lang),
         "warnings": warnings,
         "errors": errors,
     }

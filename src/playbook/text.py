@@ -12,12 +12,13 @@ LANGUAGES = ("en", "zh")
 FALLBACK = "en"
 
 
-_LANGUAGE_SET = frozenset(LANGUAGES)
+LANGUAGE_SET = frozenset(LANGUAGES)
 
 
 def is_text(value: Any) -> bool:
-    """A dict whose keys are all language codes and whose values are strings is a text."""
-    if type(value) is not dict or not value or not value.keys() <= _LANGUAGE_SET:
+    """A dict whose keys are all language codes and whose values are strings is a text.
+    (``report.json_texts`` has this test and ``tr`` inlined: keep them in step.)"""
+    if type(value) is not dict or not value or not value.keys() <= LANGUAGE_SET:
         return False
     for text in value.values():  # noqa: SIM110 - a plain loop: no generator per call (hot path)
         if type(text) is not str:

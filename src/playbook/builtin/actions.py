@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ..criteria.runtime import format_path, resolve_path
@@ -70,15 +72,17 @@ def _prepare_checklist(params: dict[str, Any], ctx: Any) -> list[dict[str, Any]]
 
 def checklist(params: list[dict[str, Any]], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
     out = []
+    count = 0
     for item in params:
-        done = None
-        if item["done"] is not None:
+        done = item["done"]
+        if done is not None:
             try:
-                done = bool(item["done"](facts, derived, ctx))
+                done = bool(done(facts, derived, ctx))
             except Exception:  # noqa: BLE001 - facts missing: not done
                 done = False
+            count += done
         out.append({"id": item["id"], "text": item["text"], "done": done})
-    return {"items": out, "done": sum(1 for i in out if i["done"]), "total": len(out)}
+    return {"items": out, "done": count, "total": len(out)}
 
 
 def task(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
@@ -86,8 +90,6 @@ def task(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any],
     if "text" in params:
         out["text"] = params["text"]
     if "due_days" in params:
-        import datetime as dt
-
         out["due"] = (ctx.today + dt.timedelta(days=params["due_days"])).isoformat()
     if "owner" in params:
         out["owner"] = params["owner"]
@@ -116,24 +118,63 @@ def _display(value: Any, lang: str) -> str:
     return str(value)
 
 
-def fill(template: str, facts: dict[str, Any], derived: dict[str, Any], lang: str = "en") -> str:
-    """Replace ``{path}`` placeholders with case values; unknown paths stay visible as ``{?path}``."""
-
-    def sub(match: re.Match[str]) -> str:
-        path = _parse_path(match.group(1))
-        try:
-            value = resolve_path(facts, derived, path)
-        except (KeyError, IndexError, TypeError):
-            return "{?" + format_path(path) + "}"
-        return _display(value, lang)
-
-    return _PLACEHOLDER.sub(sub, template)
+@dataclass(frozen=True)
+class _Placeholder:
+    path: tuple[Any, ...]
+    missing: str  # what stands for it when the case has no value there: {?path}
 
 
-def template(params: dict[str, Any], facts: dict[str, Any], derived: dict[str, Any], ctx: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PreparedTemplate:
+    """A template's text split once, at load, into literal pieces and placeholders per language
+    (``fill`` does the same with a regular expression at every call)."""
+
+    parts: tuple[tuple[str, tuple[str | _Placeholder, ...]], ...]  # (lang, pieces) per language
+
+
+def _split_template(text: str) -> tuple[str | _Placeholder, ...]:
+    pieces: list[str | _Placeholder] = []
+    # split() with the one group gives literal, placeholder, literal, ...: the matches sub() replaces
+    for i, piece in enumerate(_PLACEHOLDER.split(text)):
+        if i % 2:
+            path = _parse_path(piece)
+            pieces.append(_Placeholder(path, "{?" + format_path(path) + "}"))
+        elif piece:
+            pieces.append(piece)
+    return tuple(pieces)
+
+
+def _prepare_template(params: dict[str, Any], ctx: Any = None) -> PreparedTemplate:
     text = params["text"]
     texts = text if is_text(text) else {lang: text for lang in LANGUAGES}
-    return {"text": {lang: fill(tr(texts, lang), facts, derived, lang) for lang in LANGUAGES}}
+    return PreparedTemplate(tuple((lang, _split_template(tr(texts, lang))) for lang in LANGUAGES))
+
+
+def _fill_pieces(pieces: tuple[str | _Placeholder, ...], facts: dict[str, Any], derived: dict[str, Any],
+                 lang: str) -> str:
+    filled = []
+    for piece in pieces:
+        if type(piece) is str:
+            filled.append(piece)
+            continue
+        try:
+            value = resolve_path(facts, derived, piece.path)
+        except (KeyError, IndexError, TypeError):
+            filled.append(piece.missing)
+            continue
+        filled.append(_display(value, lang))
+    return "".join(filled)
+
+
+def fill(template: str, facts: dict[str, Any], derived: dict[str, Any], lang: str = "en") -> str:
+    """Replace ``{path}`` placeholders with case values; unknown paths stay visible as ``{?path}``."""
+    return _fill_pieces(_split_template(template), facts, derived, lang)
+
+
+def template(params: dict[str, Any] | PreparedTemplate, facts: dict[str, Any], derived: dict[str, Any],
+             ctx: Any) -> dict[str, Any]:
+    prepared = params if isinstance(params, PreparedTemplate) else _prepare_template(params)
+    return {"text": {lang: _fill_pieces(pieces, facts, derived, lang) for lang, pieces in prepared.parts}}
 
 
 def _prepare_lookup(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
@@ -164,7 +205,7 @@ def register_all(register: Any) -> None:
              title={"en": "Checklist", "zh": "清单"}, description="items with done-conditions")
     register("task", task, schema=TASK_SCHEMA, title={"en": "Task", "zh": "任务"},
              description="one thing to do, optionally with a due date")
-    register("template", template, schema=TEMPLATE_SCHEMA, title={"en": "Template", "zh": "模板"},
+    register("template", template, schema=TEMPLATE_SCHEMA, prepare=_prepare_template, title={"en": "Template", "zh": "模板"},
              description="a text with {path} placeholders filled from the case")
     register("lookup", lookup, schema=LOOKUP_SCHEMA, prepare=_prepare_lookup,
              title={"en": "Decision lookup", "zh": "查表"},

@@ -12,6 +12,7 @@ See docs/run-mode.md for every field. A line that is not a valid event is a :cla
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ COMMON_FIELDS = ("case", "id", "type", "at", "actor", "stage", "reason")
 TYPE_FIELDS = {FACTS: ("facts",), ADVANCE: ("to", "waive"), WAIVE: ("waive",)}
 RESERVED_FACTS = ("id", "stage")  # managed by run mode, not by fact changes
 WAIVER_FIELDS = ("criterion", "reason", "approver", "until")
+
+_FACTS_FIELDS = frozenset(COMMON_FIELDS + TYPE_FIELDS[FACTS])  # what a well-formed 'facts' event may hold
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,19 @@ class Event:
     def payload(self) -> dict[str, Any]:
         """The event as recorded in the store (JSON)."""
         out: dict[str, Any] = {"case": self.case, "id": self.id, "type": self.type}
-        for key in ("at", "actor", "stage", "reason", "facts", "to"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
+        # spelled out rather than a getattr loop: this runs for every event applied
+        if self.at is not None:
+            out["at"] = self.at
+        if self.actor is not None:
+            out["actor"] = self.actor
+        if self.stage is not None:
+            out["stage"] = self.stage
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.facts is not None:
+            out["facts"] = self.facts
+        if self.to is not None:
+            out["to"] = self.to
         if self.waive:
             out["waive"] = [w.__dict__ for w in self.waive]
         return out
@@ -88,7 +100,11 @@ class EventFormatError(ValueError):
     """Why a mapping is not a valid event."""
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_when(text: str) -> dt.datetime:
+    """``at`` as a datetime (a date alone is its midnight). Cached: every event's ``at`` is parsed
+    when the event is read (to validate it) and again for its ``date`` when it is applied, and a
+    stream's events often share one. A datetime is immutable, so sharing it is safe."""
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if "T" in text or " " in text else None
     if value is None:
         value = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
@@ -130,8 +146,42 @@ def parse_waiver(raw: Any, where: str = "waiver") -> WaiverInput:
     return WaiverInput(until=_date(raw.get("until"), f"{where}: `until`"), **values)
 
 
+def _well_formed_facts_event(raw: dict[str, Any], line: int | None) -> Event | None:
+    """The common case, checked without building sets or messages: a 'facts' event whose
+    fields are all valid. Returns None for anything else -- then the full validation below runs
+    and decides (an error, or an event this conservative check did not accept, e.g. a string
+    subclass), so every error and its precedence stay those of the full validation."""
+    etype = raw.get("type", FACTS)
+    if type(etype) is not str or etype != FACTS or not raw.keys() <= _FACTS_FIELDS:
+        return None
+    case, event_id, facts = raw.get("case"), raw.get("id"), raw.get("facts")
+    if (type(case) is not str or not case.strip() or type(event_id) is not str or not event_id.strip()
+            or type(facts) is not dict or "id" in facts or "stage" in facts):
+        return None
+    at, actor, stage, reason = raw.get("at"), raw.get("actor"), raw.get("stage"), raw.get("reason")
+    for value in (at, actor, stage, reason):
+        if value is not None and (type(value) is not str or not value.strip()):
+            return None
+    if at is not None:
+        try:
+            parse_when(at)
+        except ValueError:
+            return None
+    return Event(case=case, id=event_id, type=FACTS, at=at, actor=actor, stage=stage, reason=reason, facts=facts,
+                 line=line)
+
+
 def event_from_mapping(raw: Any, line: int | None = None) -> Event:
     """Validate one decoded event. Raises EventFormatError with what is wrong."""
+    if type(raw) is dict:
+        event = _well_formed_facts_event(raw, line)
+        if event is not None:
+            return event
+    return _validated_event(raw, line)
+
+
+def _validated_event(raw: Any, line: int | None) -> Event:
+    """The full validation of every field, in order: the first problem found is the error."""
     if not isinstance(raw, dict):
         raise EventFormatError(f"an event must be a JSON object, got {type(raw).__name__}")
     etype = raw.get("type", FACTS)
@@ -214,9 +264,40 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
             added = True
         if isinstance(value, dict):
             base = out.get(key)
-            out[key] = _merge(base if isinstance(base, dict) else {}, value)
+            # an object merged into nothing is the object without its nulls: most of a patch,
+            # taken as it is (it is canonical's copy) instead of rebuilt key by key
+            out[key] = _merge(base, value) if isinstance(base, dict) and base else _without_nulls(value)
         else:
             out[key] = value
     # keys new to a non-empty object go to their sorted place; into an empty one the (sorted)
     # patch's keys come in order already
     return {k: out[k] for k in sorted(out)} if added and target else out
+
+
+def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:
+    """``_merge({}, value)``: ``value`` without the null members of its objects (lists are values
+    and keep theirs); ``value`` itself when it has none, else a new mapping (never modified)."""
+    out: dict[str, Any] | None = None
+    for key, item in value.items():
+        if item is None:
+            if out is None:
+                out = _before(value, key)
+            continue
+        if isinstance(item, dict):
+            kept = _without_nulls(item)
+            if kept is not item and out is None:
+                out = _before(value, key)
+            item = kept
+        if out is not None:
+            out[key] = item
+    return value if out is None else out
+
+
+def _before(value: dict[str, Any], stop: str) -> dict[str, Any]:
+    """The members of ``value`` before the key ``stop``, in order."""
+    out = {}
+    for key, item in value.items():
+        if key == stop:
+            break
+        out[key] = item
+    return out
