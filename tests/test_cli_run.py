@@ -95,6 +95,13 @@ def test_status_history_and_cases(setup: dict[str, Any], run_cli: Any) -> None:
         (None, "qualify", "2026-01-05", "wang", "gate passed"), ("qualify", "propose", "2026-01-10", "wang", "gate passed")]
     beta = run_cli("history", "beta", "--store", setup["store"]).stdout
     assert "rejected: e2: cannot advance to close: blocked by budget" in beta
+    # actions are stored in every language: the history shows them in the one asked for
+    acme_en = run_cli("history", "acme", "--store", setup["store"], "--lang", "en").stdout
+    acme_zh = run_cli("history", "acme", "--store", setup["store"], "--lang", "zh").stdout
+    assert "propose enter write-proposal (task) — Write the proposal" in acme_en
+    assert "propose enter write-proposal (task) — 写方案" in acme_zh
+    zh_json = json.loads(run_cli("history", "acme", "--store", setup["store"], "--lang", "zh", "--format", "json").stdout)
+    assert [e["data"]["output"] for e in zh_json["log"] if e["kind"] == "action"][-1] == {"text": "写方案"}
 
     cases = json.loads(run_cli("cases", "--store", setup["store"], "--today", "2026-01-20", "--format", "json").stdout)
     assert {c["case"]: (c["stage"], c["stalled"], c["outcome"]) for c in cases["cases"]} == {

@@ -262,7 +262,14 @@ def test_facts_advance_the_case_through_open_gates_firing_actions(pb: Any, store
     assert out.stage_after == "propose"
     assert [(a["stage"], a["on"], a["id"]) for a in out.actions] == [
         ("qualify", "exit", "handover"), ("propose", "enter", "write-proposal")]
-    assert out.actions[1]["output"] == {"text": "Write it"}
+    # kept (and stored) in every language, shown in one
+    assert out.actions[1]["output"] == {"text": {"zh": "写方案", "en": "Write it"}}
+    assert out.actions[1]["title"] == {"zh": "写方案", "en": "Write the proposal"}
+    assert out.to_dict("en")["actions"][1] == {"stage": "propose", "id": "write-proposal", "do": "task",
+                                              "on": "enter", "title": "Write the proposal",
+                                              "output": {"text": "Write it"}}
+    assert out.to_dict("zh")["actions"][1]["output"] == {"text": "写方案"}
+    assert [e.data for e in store.history("acme") if e.kind == "action"][-1]["output"] == out.actions[1]["output"]
     out = runner.apply(ev("acme", "e3", facts={"opportunity": {"proposal": True}}))
     assert out.stage_after == "propose" and out.transitions == []  # close's entry gate still shut
     case = store.get_case("acme")

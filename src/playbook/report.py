@@ -193,7 +193,10 @@ def criterion_entry(result: CheckResult, criterion: Criterion, lang: str) -> dic
 
 
 def run_actions(result: CheckResult, lang: str, errors: list[str], on: tuple[str, ...] = ("enter", "check"),
-                stage_index: int | None = None) -> list[dict[str, Any]]:
+                stage_index: int | None = None, *, resolve: bool = True) -> list[dict[str, Any]]:
+    """Fire the stage's actions whose ``on`` is in ``on``. Their titles and outputs are resolved in
+    ``lang``; with ``resolve=False`` their texts stay in every language (run mode stores them so,
+    and resolves them when it shows them), only made JSON-safe. Errors are in ``lang``."""
     stage = result.playbook.stages[result.current if stage_index is None else stage_index]
     out = []
     for action in stage.actions:
@@ -210,7 +213,7 @@ def run_actions(result: CheckResult, lang: str, errors: list[str], on: tuple[str
             "id": action.id,
             "do": action.do,
             "on": action.on,
-            "title": tr(action.title, lang),
+            "title": tr(action.title, lang) if resolve else action.title,
         }
         try:
             output = action.func(action.params, result.facts, result.derived, result.ctx)
@@ -219,7 +222,7 @@ def run_actions(result: CheckResult, lang: str, errors: list[str], on: tuple[str
             output = None
         if output is not None:
             try:
-                entry["output"] = json_texts(output, lang)
+                entry["output"] = json_texts(output, lang) if resolve else _json_safe(output)
             except RecursionError:  # plugin code returned a cyclic or absurdly deep value
                 errors.append(msg("action_error", lang, id=action.id, detail="its output is cyclic or nested too deeply"))
         out.append(entry)

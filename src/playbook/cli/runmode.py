@@ -274,6 +274,11 @@ def history_cmd(ctx: click.Context, case_id: str, store_location: str | None, fm
         if not entries and store.get_case(case_id) is None:
             raise PlaybookError([Problem(f"unknown case {case_id!r} in store {store.location}", None,
                                          "list the cases with `playbook cases`")])
+    from ..report import json_texts
+
+    for e in entries:  # action entries keep their texts in every language: shown in lang
+        if e.kind == "action":
+            e.data = json_texts(e.data, lang)
     if fmt == "json":
         click.echo(dump_json({"case": case_id, "log": [e.to_dict() for e in entries]}))
         return
@@ -415,7 +420,7 @@ def advance_cmd(ctx: click.Context, case_id: str, to_stage: str, waive: tuple[st
             else:
                 waived = f" (waived: {', '.join(t['waived'])})" if t["waived"] else ""
                 click.echo(_m("moved", lang, case=case_id, frm=_stage_label(t["from"], lang), to=t["to"]) + waived)
-        for a in outcome.actions:
+        for a in data["actions"]:  # resolved in lang
             click.echo(f"  {a['stage']} {a['on']} {a['id']} ({a['do']}) — {a['title']}")
     else:
         assert outcome.reason is not None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location, PlaybookError, Problem
+from ..report import json_texts
 from .events import BadLine
 from .flow import release as release_sessions
 from .runner import APPLIED, DUPLICATE, Applied, Runner
@@ -66,7 +67,8 @@ class RunSummary:
             self._keep(self.transitions, {**where, **t})
         for a in outcome.actions:
             self.actions_total += 1
-            self._keep(self.actions, {**where, **a})
+            if self.keep is None or len(self.actions) < self.keep:  # resolved only when kept
+                self.actions.append({**where, **json_texts(a, self.lang)})
         for e in outcome.errors:
             self._keep(self.errors, {**where, "message": e})
 

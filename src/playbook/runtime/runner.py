@@ -23,7 +23,7 @@ from typing import Any
 from ..engine import CheckResult, evaluate, reached_outcome
 from ..model import CompiledPlaybook
 from ..plugins import Registry
-from ..report import run_actions
+from ..report import json_texts, run_actions
 from ..store.base import (
     ACTION,
     CASE_STARTED,
@@ -65,7 +65,7 @@ class Applied:
     stage_after: str | None = None
     outcome: str | None = None
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # texts in every language (as stored)
     errors: list[str] = field(default_factory=list)
     playbook: str | None = None  # "id@version" the case is pinned to
 
@@ -73,7 +73,8 @@ class Applied:
         out: dict[str, Any] = {"case": self.event.case, "event": self.event.id, "line": self.event.line,
                                "status": self.status, "stage_before": self.stage_before,
                                "stage": self.stage_after, "outcome": self.outcome, "playbook": self.playbook,
-                               "transitions": self.transitions, "actions": self.actions, "errors": self.errors}
+                               "transitions": self.transitions, "actions": [json_texts(a, lang) for a in self.actions],
+                               "errors": self.errors}
         if self.reason is not None:
             out["reason"] = self.reason.to_dict(lang)
         return out
@@ -134,9 +135,11 @@ class _Recorder(Hooks):
         waived: list[str] = []
         if via != "back":
             if from_index is not None:
-                self.actions += run_actions(result, self.lang, self.errors, on=("exit",), stage_index=from_index)
+                self.actions += run_actions(result, self.lang, self.errors, on=("exit",), stage_index=from_index,
+                                            resolve=False)
             waived = [pb.criteria[i].id for i in self.plan.gates.gate(from_index) if i in self.plan.gates.waived]
-        self.actions += run_actions(result, self.lang, self.errors, on=("enter",), stage_index=to_index)
+        self.actions += run_actions(result, self.lang, self.errors, on=("enter",), stage_index=to_index,
+                                    resolve=False)
         self.transitions.append({"from": from_stage, "to": stage, "via": via, "waived": waived})
 
     def closed(self, outcome: str, from_stage: str | None) -> None:
