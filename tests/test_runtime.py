@@ -342,6 +342,8 @@ def test_an_outcome_closes_the_case_and_later_events_are_rejected(pb: Any, store
                                                              "outcome": "lost", "waived": [], "at": "2026-03-01"}
     case = store.get_case("acme")
     assert (case.status, case.outcome, case.stage) == ("closed", "lost", "qualify")
+    logged = [(e.from_stage, e.to_stage, e.reason) for e in store.history("acme") if e.kind == "transition"]
+    assert logged == [(None, "qualify", "gate passed"), ("qualify", None, "outcome reached")]
     out = runner.apply(ev("acme", "e2", facts={"opportunity": {"status": "open"}}))
     assert out.status == "rejected" and out.reason.code == "closed"
 

@@ -340,7 +340,12 @@ class Runner:
                                   reason=waiver.reason, data=waiver.to_dict()))
         why = event.reason
         for t in recorder.transitions:
-            reason = why if t["via"] in ("manual", "back") else (why or "gate passed")
+            if t["via"] in ("manual", "back"):
+                reason = why
+            elif t["via"] == "outcome":
+                reason = why or "outcome reached"
+            else:
+                reason = why or "gate passed"
             data = {"via": t["via"]}
             if t["waived"]:
                 data["waived"] = t["waived"]
