@@ -224,9 +224,42 @@ def _validated_event(raw: Any, line: int | None) -> Event:
     return event
 
 
-def read_events(lines: Iterable[str], source: str = "<events>") -> Iterator[Event | BadLine]:
-    """Parse JSONL lazily (constant memory): yields an Event or a BadLine per non-blank line."""
-    for number, text in enumerate(lines, 1):
+MAX_DEPTH = 64  # objects and lists nested deeper than this in one event: a bad line
+
+
+def read_events(lines: Iterable[str | bytes], source: str = "<events>") -> Iterator[Event | BadLine]:
+    """Parse JSONL lazily (constant memory): yields an Event or a BadLine per non-blank line.
+
+    ``lines`` may be bytes (a file opened in binary, stdin's buffer): each line is decoded on its
+    own, so a line that is not UTF-8 is one bad line, not the end of the run. A UTF-8 byte-order
+    mark before the first line is skipped. A stream that breaks off (a truncated gzip file, a
+    read error) ends with a bad line saying so."""
+    iterator = iter(lines)
+    number = 0
+    while True:
+        try:
+            text = next(iterator)
+        except StopIteration:
+            return
+        except EOFError:  # gzip: the compressed file stops short
+            yield BadLine(number + 1, "the compressed file is truncated here; the rest is lost (copy or download it "
+                                      "again)", source)
+            return
+        except OSError as exc:
+            yield BadLine(number + 1, f"cannot read further: {exc.strerror or exc}", source)
+            return
+        number += 1
+        if type(text) is bytes:
+            if number == 1 and text.startswith(b"\xef\xbb\xbf"):
+                text = text[3:]
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield BadLine(number, f"not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line): save "
+                                      "the file as UTF-8", source)
+                continue
+        elif number == 1 and text.startswith("\ufeff"):
+            text = text[1:]
         stripped = text.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -235,10 +268,36 @@ def read_events(lines: Iterable[str], source: str = "<events>") -> Iterator[Even
         except _DecodeError as exc:
             yield BadLine(number, f"not valid JSON: {exc}", source)
             continue
+        except RecursionError:
+            yield BadLine(number, f"nested more than {MAX_DEPTH} levels deep", source)
+            continue
+        # depth <= the number of brackets: a count (fast, in C) spares the walk for nearly every line
+        if stripped.count("{") + stripped.count("[") > MAX_DEPTH and _depth(raw, MAX_DEPTH + 1) > MAX_DEPTH:
+            yield BadLine(number, f"nested more than {MAX_DEPTH} levels deep", source)
+            continue
         try:
             yield event_from_mapping(raw, number)
         except EventFormatError as exc:
             yield BadLine(number, str(exc), source)
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep objects and lists nest in ``value``, counted up to ``limit`` (no recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest >= limit:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def merge_facts(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

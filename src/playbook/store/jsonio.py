@@ -96,4 +96,17 @@ def loads_finite(text: str | bytes) -> Any:
             return _orjson.loads(text)
         except ValueError:
             pass
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    if ("\\ud" in text or "\\uD" in text) if isinstance(text, str) else (b"\\ud" in text or b"\\uD" in text):
+        _refuse_lone_surrogates(value)
+    return value
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """A ``\\ud800``-style escape without its pair reads as a lone surrogate, which is not text:
+    no UTF-8 file or database column can hold it (orjson refuses it; json reads it)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a \\u escape stands for half a character (a lone surrogate): give the whole "
+                         "character") from None
