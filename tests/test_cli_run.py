@@ -37,7 +37,7 @@ def test_run_summarises_transitions_actions_and_rejections(setup: dict[str, Any]
     result = run_cli("run", setup["playbook"], setup["events"], "--store", setup["store"])
     assert result.exit_code == 1, result  # beta's advance is blocked
     out = result.stdout
-    assert "events: 5 read, 4 applied, 0 already applied, 1 rejected, 0 bad" in out
+    assert "events: 5 read, 4 applied, 0 already recorded, 1 rejected, 0 bad" in out
     assert "acme: (not entered) -> qualify" in out and "acme: qualify -> propose" in out
     assert "acme: qualify exit handover (task)" in out and "acme: propose enter write-proposal (task)" in out
     assert "gone: qualify -> closed: lost" in out

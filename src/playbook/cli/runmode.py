@@ -160,14 +160,14 @@ def _render_run(pb: Any, location: str, summary: Any, lang: str) -> str:
         if t.get("outcome"):
             return f"{t['case']}: {_stage_label(t['from'], lang)} -> {_m('closed_with', lang, outcome=t['outcome'])}"
         extra = f" [{t['via']}]" if t["via"] != "gate" else ""
-        waived = f" (waived: {', '.join(t['waived'])})" if t.get("waived") else ""
+        waived = _m("waived_list", lang, criteria=", ".join(t["waived"])) if t.get("waived") else ""
         return f"{t['case']}: {_stage_label(t['from'], lang)} -> {t['to']}{extra}{waived}"
 
     section(_m("transitions", lang), summary.transitions, summary.transitions_total, transition)
     section(_m("actions_fired", lang), summary.actions, summary.actions_total,
             lambda a: f"{a['case']}: {a['stage']} {a['on']} {a['id']} ({a['do']}) — {a['title']}")
     section(_m("rejected_events", lang), summary.rejections, summary.rejected,
-            lambda r: f"line {r['line']}: {r['case']}/{r['event']}: {r['reason']['message']}")
+            lambda r: f"{_m('line', lang, line=r['line'])}: {r['case']}/{r['event']}: {r['reason']['message']}")
     section(_m("bad_lines", lang), summary.bad_lines, summary.bad,
             lambda b: f"{b['source']}:{b['line']}: {b['message']}")
     for e in summary.errors:
@@ -291,9 +291,9 @@ def history_cmd(ctx: click.Context, case_id: str, store_location: str | None, fm
             else:
                 body = f"{_stage_label(e.from_stage, lang)} -> {e.to_stage} [{e.data.get('via')}]"
             if e.data.get("waived"):
-                body += f" (waived: {', '.join(e.data['waived'])})"
+                body += _m("waived_list", lang, criteria=", ".join(e.data["waived"]))
             if e.reason:
-                body += f": {e.reason}"
+                body += f": {_reason_label(e.reason, lang)}"
         elif e.kind == "rejected":
             reason = Reason(e.data["code"], e.data.get("params") or {}) if e.data.get("code") else None
             body = f"{e.event_id}: {reason.text(lang) if reason else e.reason}"
@@ -336,20 +336,24 @@ def cases_cmd(ctx: click.Context, store_location: str | None, stalled: bool, pla
     day = to_date(today) or dt.date.today()
     with _open(store_location) as store:
         rows = list_cases(store, reg, day, stalled_only=stalled, playbook_id=playbook_id)
+    broken = [r for r in rows if "error" in r]
+    for r in broken:
+        click.echo(f"warning: {r['case']}: {r['error']}", err=True)
     if fmt == "json":
         click.echo(dump_json({"today": day.isoformat(), "cases": rows}))
-        return
-    if not rows:
+    elif not rows:
         click.echo(_m("no_cases", lang))
-        return
-    for r in rows:
+    for r in rows if fmt != "json" else []:
         stage = _stage_label(r["stage"], lang)
         clock = ""
         if r["days"] is not None:
             clock = f" {r['days']}d" + (f"/{r['max_days']}d" if r["max_days"] is not None else "")
         flag = f" {_m('stalled', lang)}" if r["stalled"] else ""
         closed = f" [{_m('closed_with', lang, outcome=r['outcome'])}]" if r["outcome"] else ""
-        click.echo(f"{r['case']}  {r['playbook']}@{r['version']}  {stage}{clock}{flag}{closed}")
+        error = f"  ({_m('cannot_check', lang)})" if "error" in r else ""
+        click.echo(f"{r['case']}  {r['playbook']}@{r['version']}  {stage}{clock}{flag}{closed}{error}")
+    if broken:  # listed, but not every case could be checked: like a bad record in a batch
+        ctx.exit(EXIT_BAD_INPUT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,9 +410,14 @@ def advance_cmd(ctx: click.Context, case_id: str, to_stage: str, waive: tuple[st
                       waive=[WaiverInput(criterion=c, reason=reason or "", approver=approver or "",
                                          until=until.date().isoformat()) for c in waive])
         outcome = Runner(store, reg, today=to_date(today), lang=lang).apply(event)
+        earlier = _earlier_rejection(store, case_id, event.id, lang) if outcome.status == DUPLICATE else None
     data = outcome.to_dict(lang)
+    if earlier is not None:  # the id was used by an advance that was rejected: a retry needs a new id
+        data["earlier"] = {"status": "rejected", "reason": earlier}
     if fmt == "json":
         click.echo(dump_json(data))
+    elif earlier is not None:
+        click.echo(_m("duplicate_rejected", lang, id=event.id, case=case_id, reason=earlier))
     elif outcome.status == DUPLICATE:
         click.echo(_m("duplicate", lang, id=event.id, case=case_id))
     elif outcome.status == APPLIED:
@@ -418,11 +427,33 @@ def advance_cmd(ctx: click.Context, case_id: str, to_stage: str, waive: tuple[st
             if t.get("outcome"):
                 click.echo(f"{case_id}: {_m('closed_with', lang, outcome=t['outcome'])}")
             else:
-                waived = f" (waived: {', '.join(t['waived'])})" if t["waived"] else ""
+                waived = _m("waived_list", lang, criteria=", ".join(t["waived"])) if t["waived"] else ""
                 click.echo(_m("moved", lang, case=case_id, frm=_stage_label(t["from"], lang), to=t["to"]) + waived)
         for a in data["actions"]:  # resolved in lang
             click.echo(f"  {a['stage']} {a['on']} {a['id']} ({a['do']}) — {a['title']}")
     else:
         assert outcome.reason is not None
         click.echo(_m("advance_rejected", lang, reason=outcome.reason.text(lang)))
-    ctx.exit(EXIT_OK if outcome.status != "rejected" else EXIT_BLOCKED)
+    ctx.exit(EXIT_OK if outcome.status != "rejected" and earlier is None else EXIT_BLOCKED)
+
+
+def _earlier_rejection(store: Any, case_id: str, event_id: str, lang: str) -> str | None:
+    """Why the event ``event_id`` was rejected when it was first handled (None: it was applied)."""
+    from ..runtime.messages import Reason
+
+    record = store.event_record(case_id, event_id)
+    if record is None or record[0] != "rejected":
+        return None
+    for e in store.history(case_id):
+        if e.kind == "rejected" and e.event_id == event_id and e.data.get("code"):
+            return Reason(e.data["code"], e.data.get("params") or {}).text(lang)
+    return record[1] or "-"
+
+
+_AUTOMATIC_REASONS = {"gate passed": "gate_passed", "outcome reached": "outcome_reached"}
+
+
+def _reason_label(reason: str, lang: str) -> str:
+    """A transition's reason: the runner's own (stored in English) in ``lang``, a person's as given."""
+    key = _AUTOMATIC_REASONS.get(reason)
+    return _m(key, lang) if key else reason

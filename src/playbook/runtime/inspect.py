@@ -91,8 +91,10 @@ def case_status(store: Store, registry: Registry, case: CaseRecord, today: dt.da
         "next": pb.stages[nxt].id if nxt < len(pb.stages) else None,
         "ready_to_advance": case.status != CLOSED and gates.ready(current),
         "blocking": [brief(i) for i in blocking],
-        # gates behind the current stage that no longer pass (stages never move back by themselves)
-        "regressed": [brief(i) for i in result.skipped_indexes()],
+        # gates behind the current stage that no longer pass (stages never move back by themselves):
+        # every gate on the way into it, the first stage's entry included; a valid waiver counts
+        "regressed": [brief(i) for i in gates.path(None, current) if not gates.passed[i]] if current is not None
+        else [],
         "waived": [pb.criteria[i].id for i in sorted(gates.waived)],
         "waivers": [{**w.to_dict(), "valid": w.until >= iso} for w in waivers],
         "events": case.events,
@@ -103,14 +105,23 @@ def case_status(store: Store, registry: Registry, case: CaseRecord, today: dt.da
 
 def list_cases(store: Store, registry: Registry, today: dt.date, *, stalled_only: bool = False,
                playbook_id: str | None = None) -> list[dict[str, Any]]:
+    """One row per case. A case whose pinned playbook cannot be compiled here (a plugin it was
+    started with is missing) is listed with ``error`` and no verdict on stalling; the others are
+    listed as usual."""
     cache = PlaybookCache(registry)
     out = []
     for case in store.iter_cases(playbook_id):
-        pb = cache.get(case.playbook_hash, store)
-        clock = stage_clock(case, pb, today)
+        error = None
+        try:
+            clock = stage_clock(case, cache.get(case.playbook_hash, store), today)
+        except PlaybookError as exc:
+            error = "; ".join(p.message for p in exc.problems)
+            clock = {"since": case.stage_since, "days": days_in_stage(case, today), "max_days": None, "stalled": None}
         if stalled_only and not clock["stalled"]:
             continue
-        out.append({"case": case.case_id, "playbook": case.playbook_id, "version": case.playbook_version,
-                    "stage": case.stage, "status": case.status, "outcome": case.outcome, **clock,
-                    "events": case.events})
+        row = {"case": case.case_id, "playbook": case.playbook_id, "version": case.playbook_version,
+               "stage": case.stage, "status": case.status, "outcome": case.outcome, **clock, "events": case.events}
+        if error is not None:
+            row["error"] = error
+        out.append(row)
     return out

@@ -30,8 +30,8 @@ CATALOG: dict[str, dict[str, str]] = {
                        "zh": "{criterion} 的豁免截止于 {until}，早于评估日期 {today}"},
     # labels
     "not_entered": {"en": "(not entered)", "zh": "（未进入）"},
-    "summary": {"en": "events: {read} read, {applied} applied, {duplicate} already applied, {rejected} rejected, {bad} bad",
-                "zh": "事件：读取 {read}，执行 {applied}，已执行过 {duplicate}，拒绝 {rejected}，格式错误 {bad}"},
+    "summary": {"en": "events: {read} read, {applied} applied, {duplicate} already recorded, {rejected} rejected, {bad} bad",
+                "zh": "事件：读取 {read}，执行 {applied}，此前已处理 {duplicate}，拒绝 {rejected}，格式错误 {bad}"},
     "store": {"en": "store", "zh": "存储"},
     "transitions": {"en": "Transitions", "zh": "阶段转换"},
     "actions_fired": {"en": "Actions fired", "zh": "已触发的动作"},
@@ -64,6 +64,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "advance_rejected": {"en": "rejected: {reason}", "zh": "已拒绝：{reason}"},
     "duplicate": {"en": "event {id} of case {case} was already applied; nothing changed",
                   "zh": "案例 {case} 的事件 {id} 已执行过，未作改动"},
+    "duplicate_rejected": {"en": "event {id} of case {case} was rejected earlier ({reason}); nothing changed -- "
+                                 "give a new --id to try again",
+                           "zh": "案例 {case} 的事件 {id} 此前已被拒绝（{reason}），未作改动——如需重试请换一个新的 --id"},
+    "line": {"en": "line {line}", "zh": "第 {line} 行"},
+    "waived_list": {"en": " (waived: {criteria})", "zh": "（已豁免：{criteria}）"},
+    "gate_passed": {"en": "gate passed", "zh": "关口已通过"},
+    "outcome_reached": {"en": "outcome reached", "zh": "已达成结局"},
+    "cannot_check": {"en": "cannot be checked here: see the warning", "zh": "此处无法检查：见警告"},
 }
 
 

@@ -51,7 +51,9 @@ DUPLICATE = "duplicate"
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    """Now, in local time with its UTC offset: its date is the local date, as ``status``,
+    ``cases`` and ``check`` take today to be (an event's date is its evaluation date)."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 @dataclass

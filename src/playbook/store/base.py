@@ -127,6 +127,11 @@ class StoreReader(ABC):
     @abstractmethod
     def has_event(self, case_id: str, event_id: str) -> bool: ...
 
+    @abstractmethod
+    def event_record(self, case_id: str, event_id: str) -> tuple[str, str | None] | None:
+        """How event ``event_id`` of ``case_id`` was handled -- (status, reason): ``applied`` or
+        ``rejected`` and the reason recorded -- or None when it is not recorded."""
+
     def for_event(self, case_id: str, event_id: str) -> EventLookup:
         """What applying event ``event_id`` to ``case_id`` needs to read, at once: whether the
         event is already recorded, else the case and its waivers. Implementations answer it in

@@ -177,6 +177,14 @@ class _SQLiteAccess(StoreWriter):
         row = self.conn.execute("SELECT 1 FROM events WHERE case_id = ? AND event_id = ?", (case_id, event_id))
         return row.fetchone() is not None
 
+    def event_record(self, case_id: str, event_id: str) -> tuple[str, str | None] | None:
+        if self._buf is not None and (case_id, event_id) in self._buf.event_keys:
+            row = next(r for r in self._buf.events if r[0] == case_id and r[1] == event_id)
+            return row[5], row[6]
+        found = self.conn.execute("SELECT status, reason FROM events WHERE case_id = ? AND event_id = ?",
+                                  (case_id, event_id)).fetchone()
+        return (found["status"], found["reason"]) if found is not None else None
+
     def has_event(self, case_id: str, event_id: str) -> bool:
         buf = self._buf
         if buf is None:
@@ -304,6 +312,12 @@ class SQLiteStore(_SQLiteAccess, Store):
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
+                if current_version(conn) == 0:  # a new store -- or another application's database
+                    foreign = [r[0] for r in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+                    if foreign:
+                        raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(foreign)[:5])}) and"
+                                                    " no playbook schema; it is left as it is")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
