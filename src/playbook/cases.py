@@ -1,8 +1,9 @@
 """Reading case files (YAML/JSON, or stdin).
 
-A case file is a mapping of facts. An example file (``case:`` + ``expect:``, as used by
-``playbook test``) is accepted too: its ``case`` is the facts and its ``today`` and ``stage``
-are used unless the command line overrides them, so consultants can check any example.
+A case file is a mapping of facts. An example file (``case:`` and optionally ``expect:``,
+``today:``, ``stage:``, as used by ``playbook test``) is accepted too: its ``case`` is the facts
+and its ``today`` and ``stage`` are used unless the command line overrides them, so consultants
+can check any example.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ class CaseInput:
     stage: str | None = None  # from an example file
 
 
+EXAMPLE_KEYS = frozenset(("name", "description", "today", "stage", "case", "expect"))
+
+
 def is_example(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("case"), dict) and "expect" in data
+    """An example file: a ``case`` mapping, and nothing at the top level but the keys of an
+    example (``expect`` is optional, as in ``playbook test``)."""
+    return isinstance(data, dict) and isinstance(data.get("case"), dict) and data.keys() <= EXAMPLE_KEYS
 
 
 def read_case(source: str) -> CaseInput:
@@ -41,7 +47,7 @@ def read_case(source: str) -> CaseInput:
             except UnicodeDecodeError as exc:
                 raise CaseError([Problem(f"not UTF-8 text (byte {exc.start})", Location("<stdin>"),
                                          "send the case as UTF-8")]) from None
-            doc = parse_text(text, "<stdin>", fmt="json" if text.lstrip().startswith(("{", "[")) else "yaml")
+            doc = _parse_stdin(text)
             default_id = "stdin"
         else:
             doc = read_document(source)
@@ -54,7 +60,7 @@ def read_case(source: str) -> CaseInput:
     if not isinstance(doc.data, dict):
         raise CaseError([Problem(
             f"a case must be a mapping of facts (got {_kind(doc.data)})",
-            doc.locate(()) if doc.positions else Location(doc.file),
+            doc.locate(()),
             "write the case as key: value pairs (see schemas/case.schema.json)",
         )])
     today = stage = None
@@ -70,6 +76,20 @@ def read_case(source: str) -> CaseInput:
                                          doc.locate(("today",)))]) from None
     raw_id = facts.get("id")
     return CaseInput(facts, str(raw_id) if raw_id is not None else default_id, doc, today, stage)
+
+
+def _parse_stdin(text: str) -> SourceDoc:
+    """Stdin has no file name: text starting with ``{`` or ``[`` is read as JSON, and as YAML
+    (a flow mapping, ``{a: 1}``) when it is not JSON; if neither reads it, the JSON error."""
+    if not text.lstrip().startswith(("{", "[")):
+        return parse_text(text, "<stdin>", fmt="yaml")
+    try:
+        return parse_text(text, "<stdin>", fmt="json")
+    except PlaybookError as as_json:
+        try:
+            return parse_text(text, "<stdin>", fmt="yaml")
+        except PlaybookError:
+            raise as_json from None
 
 
 def _kind(value: Any) -> str:

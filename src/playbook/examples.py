@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cases import EXAMPLE_KEYS
 from .engine import CheckResult, evaluate
 from .errors import CaseError, Location, PlaybookError, Problem
 from .model import CompiledPlaybook
@@ -68,7 +69,7 @@ def _parse_example(data: Any, name: str, location: Location,
                    locate: Callable[[tuple[Any, ...]], Location] | None = None) -> Example:
     if not isinstance(data, dict) or not isinstance(data.get("case"), dict):
         raise PlaybookError([Problem("an example needs a `case` mapping (and usually `expect`)", location)])
-    unknown = set(data) - {"name", "description", "today", "stage", "case", "expect"}
+    unknown = set(data) - EXAMPLE_KEYS
     if unknown:
         raise PlaybookError([Problem(f"unknown key(s) in example: {', '.join(sorted(unknown))}", location)])
     expect = data.get("expect") or {}
@@ -98,13 +99,22 @@ def find_examples(pb: CompiledPlaybook, directory: Path | None = None,
                   errors: list[tuple[str, PlaybookError]] | None = None) -> list[Example]:
     """Inline examples first, then files from ``directory`` (default: examples/<id>/ beside it).
 
-    An example file that cannot be read raises PlaybookError, unless ``errors`` is given: then
-    it is recorded there as ``(name, error)`` and the other examples are still returned.
+    An example (inline or file) that cannot be read raises PlaybookError, unless ``errors`` is
+    given: then it is recorded there as ``(name, error)`` and the other examples are still
+    returned.
     """
     examples: list[Example] = []
-    for i, raw in enumerate(pb.data.get("examples") or []):
-        loc = Location(str(pb.path)) if pb.path else Location(pb.id)
-        examples.append(_parse_example(raw, f"inline-{i + 1}", loc))
+    inline = pb.data.get("examples") or []
+    locate = _inline_locator(pb, inline)
+    for i, raw in enumerate(inline):
+        name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+        try:
+            examples.append(_parse_example(raw, name or f"inline-{i + 1}", locate(("examples", i)),
+                                           lambda sub, i=i: locate(("examples", i, *sub))))
+        except PlaybookError as exc:
+            if errors is None:
+                raise
+            errors.append((name or f"inline-{i + 1}", exc))
     folder = directory or pb.examples_dir
     if folder is not None and folder.is_dir():
         for path in sorted(folder.iterdir()):
@@ -117,6 +127,22 @@ def find_examples(pb: CompiledPlaybook, directory: Path | None = None,
                         raise
                     errors.append((path.stem, exc))
     return examples
+
+
+def _inline_locator(pb: CompiledPlaybook, inline: list[Any]) -> Callable[[tuple[Any, ...]], Location]:
+    """Locate within the playbook's inline ``examples:``. The compiled playbook keeps no
+    positions, so its file is read again when it has inline examples (those of a base playbook
+    reached through ``extends`` are located at the playbook file only)."""
+    fallback = Location(str(pb.path)) if pb.path else Location(pb.id)
+    doc = None
+    if inline and pb.path is not None:
+        try:
+            doc = read_document(pb.path)
+        except PlaybookError:
+            doc = None
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("examples") != inline:
+        return lambda _path: fallback
+    return doc.locate
 
 
 def _lookup(value: Any, dotted: str) -> Any:

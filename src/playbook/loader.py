@@ -29,7 +29,7 @@ from .model import (
 from .plugins import Registry, get_registry
 from .resources import load_schema
 from .schema import facts_problems, schema_problems, validator_for, validator_for_schema
-from .sourcefile import SourceDoc, read_document
+from .sourcefile import SourceDoc, locate_in_scalar, read_document
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -77,9 +77,9 @@ class CompileContext:
                 raise CriteriaSyntaxError("an expression must be text", repr(text))
             return self.batch.add(text)
         except CriteriaSyntaxError as exc:
-            loc, quoted, block = self.locs.key(owner, key) if owner is not None else (None, False, False)
-            if loc is not None and exc.column and not block and loc.line is not None:
-                loc = Location(loc.file, loc.line, (loc.column or 1) + exc.column - 1 + int(quoted))
+            loc = self.locs.key(owner, key)[0] if owner is not None else None
+            if loc is not None and exc.column and loc.line is not None:
+                loc = locate_in_scalar(loc, text, exc.column - 1)
             detail = exc.reason + (f" (column {exc.column} of the expression)" if exc.column else "")
             raise PlaybookError([Problem(f"{what}: {detail}: {text!r}", loc)]) from None
 

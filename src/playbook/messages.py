@@ -14,6 +14,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "type": {"en": "type mismatch: {detail}", "zh": "类型不匹配：{detail}"},
     "empty": {"en": "nothing to evaluate: {detail}", "zh": "没有可计算的值：{detail}"},
     "zero": {"en": "division by zero", "zh": "除数为零"},
+    "overflow": {"en": "number too large to compute (beyond about 1.8e308)", "zh": "数值过大，无法计算（超过约 1.8e308）"},
     "value": {"en": "invalid value: {detail}", "zh": "无效的值：{detail}"},
     "limit": {"en": "expression exceeds its limits: {detail}", "zh": "表达式超出限制：{detail}"},
     "error": {"en": "could not be evaluated: {detail}", "zh": "无法计算：{detail}"},

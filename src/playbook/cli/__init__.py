@@ -12,6 +12,8 @@ import click
 
 from ..errors import EXIT_BAD_INPUT, PlaybookError
 
+EXIT_INTERNAL = 70  # a bug in playbook or a plugin (sysexits' EX_SOFTWARE); see README, "Exit codes"
+
 # command name -> "module:attribute" (relative to playbook.cli)
 COMMANDS: dict[str, str] = {
     "list": "catalog:list_cmd",
@@ -92,7 +94,8 @@ def cli(ctx: click.Context, plugin: tuple[str, ...], debug: bool) -> None:
     \b
     Exit codes: 0 ready to advance / complete (or command succeeded),
                 1 something blocks (or tests/lint failed),
-                2 bad input or usage.
+                2 bad input or usage,
+                70 internal error (a bug: please report it; --debug shows the traceback).
     """
     ctx.ensure_object(dict)
     ctx.obj["plugins"] = plugin
@@ -109,3 +112,10 @@ def main() -> None:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug must not pass for "blocked" (exit 1)
+        if debug:
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        click.echo(f"internal error: {type(exc).__name__}: {detail} — please report; --debug shows the traceback",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -57,6 +57,7 @@ def show_cmd(ctx: click.Context, playbook_ref: str, as_json: bool, lang: str | N
     from ..loader import load_playbook
 
     reg = registry(ctx)
+    warn_plugin_errors(reg)
     lang = resolve_lang(lang)
     pb = load_playbook(playbook_ref, registry=reg)
     if as_json:
@@ -93,6 +94,7 @@ def validate_cmd(ctx: click.Context, playbook_refs: tuple[str, ...], as_json: bo
     from ..loader import load_playbook
 
     reg = registry(ctx)
+    warn_plugin_errors(reg)
     results: list[dict[str, Any]] = []
     for ref in playbook_refs:
         try:

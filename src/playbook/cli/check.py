@@ -116,14 +116,14 @@ def _check_one(ctx: click.Context, playbook_ref: str, case: str, fmt: str, lang:
     case_input = read_case(case)
     try:
         result = evaluate(compiled, case_input.facts, today=to_date(today) or case_input.today,
-                          stage=stage or case_input.stage, case_id=case_input.case_id)
+                          stage=stage if stage is not None else case_input.stage, case_id=case_input.case_id)
     except CaseError as exc:  # an unknown stage: point at the case's `stage` when it came from there
         if stage is not None or len(exc.problems) != 1 or exc.problems[0].location is not None:
             raise
         from ..cases import is_example
 
         in_case = case_input.stage is None and is_example(case_input.doc.data)  # `case: {stage: …}`
-        loc = case_input.doc.locate(("case", "stage") if in_case else ("stage",)) if case_input.doc.positions else None
+        loc = case_input.doc.locate(("case", "stage") if in_case else ("stage",))
         raise CaseError([Problem(exc.problems[0].message, loc)]) from None
     report = result.to_dict(lang)
     if fmt == "json":

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..errors import EXIT_BLOCKED, EXIT_OK, PlaybookError
-from .common import dump_json, registry, to_date, today_option
+from .common import dump_json, registry, to_date, today_option, warn_plugin_errors
 
 
 @click.command("test")
@@ -34,6 +34,7 @@ def test_cmd(ctx: click.Context, playbook_refs: tuple[str, ...], examples_dir: s
     from ..loader import load_playbook
 
     reg = registry(ctx)
+    warn_plugin_errors(reg)
     refs = list(playbook_refs) or sorted(reg.playbook_index())
     report: list[dict[str, Any]] = []
     failures = 0
@@ -45,7 +46,7 @@ def test_cmd(ctx: click.Context, playbook_refs: tuple[str, ...], examples_dir: s
         examples = find_examples(pb, Path(examples_dir) if examples_dir else None, unreadable)
         coverage = Coverage()
         entries = []
-        for name, exc in unreadable:  # a broken example file fails alone; the others still run
+        for name, exc in unreadable:  # a broken example fails alone; the others still run
             total += 1
             failures += 1
             first = exc.problems[0] if exc.problems else None

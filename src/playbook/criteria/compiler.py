@@ -617,8 +617,9 @@ def parse(text: str) -> tuple[ast.Expression, str, int]:
     try:
         tree = ast.parse(_escape_keywords(parsed), mode="eval")
     except SyntaxError as exc:
-        column = _unescaped_offset(parsed, exc.offset - 1) + 1 + lead if exc.offset else None
-        raise CriteriaSyntaxError(f"syntax error: {exc.msg}", text, column) from None
+        end = len(parsed.rstrip()) + 1  # Python gives no offset when the text ends too early (`x ==`)
+        offset = min(_unescaped_offset(parsed, exc.offset - 1) + 1, end) if exc.offset else end
+        raise CriteriaSyntaxError(f"syntax error: {exc.msg}", text, offset + lead) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise CriteriaSyntaxError(f"cannot parse: {type(exc).__name__}", text) from None
     _count_nodes(tree, parsed, lead)

@@ -82,14 +82,23 @@ def fn_max(*values: Any) -> Any:
     return builtins.max(items)
 
 
+def _number(name: str, value: Any) -> float | int:
+    """``value`` when it is a number (true/false count as 1/0, as in comparisons)."""
+    if value is None:
+        raise MissingValue("value is null")
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"{name}() needs a number, got {type_name(value)}")
+    return value
+
+
 def fn_abs(value: Any) -> Any:
-    return abs(value)
+    return abs(_number("abs", value))
 
 
 def fn_round(value: Any, digits: int = 0) -> Any:
-    if not isinstance(digits, int) or not -20 <= digits <= 20:
+    if isinstance(digits, bool) or not isinstance(digits, int) or not -20 <= digits <= 20:
         raise TypeError("round() digits must be a whole number between -20 and 20")
-    return round(value, digits)
+    return round(_number("round", value), digits)
 
 
 def fn_lower(value: Any) -> str:

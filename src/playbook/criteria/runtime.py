@@ -353,8 +353,8 @@ RUNTIME_GLOBALS["_Exception"] = Exception  # the fused evaluator has no builtins
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Why an expression could not be evaluated: ``kind`` is missing | null | type | zero | value |
-    empty | limit | error."""
+    """Why an expression could not be evaluated: ``kind`` is missing | null | type | zero |
+    overflow | value | empty | limit | error (each a sentence in ``playbook.messages``)."""
 
     kind: str
     path: str | None
@@ -409,6 +409,8 @@ def diagnose(
         return Diagnosis("type", None, _plain_type_error(exc))
     if isinstance(exc, ZeroDivisionError):
         return Diagnosis("zero", None, str(exc))
+    if isinstance(exc, OverflowError):  # e.g. 10**400 / 1: beyond what a float holds
+        return Diagnosis("overflow", None, "")
     if isinstance(exc, ValueError):  # e.g. a date that is not an ISO date
         return Diagnosis("value", None, str(exc))
     if isinstance(exc, AttributeError) and "'get'" in str(exc):
