@@ -463,9 +463,6 @@ stages:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a sub-playbook named by a relative path in core.playbook-passes is "
-                                       "resolved against the cwd and not pinned: status from another directory "
-                                       "says the pinned playbook 'no longer compiles'")
 def test_a_case_gated_by_a_sub_playbook_file_works_from_any_directory(tmp_path: Path,
                                                                      write_file: Callable[..., Path],
                                                                      run_cli: Any,
@@ -480,6 +477,32 @@ def test_a_case_gated_by_a_sub_playbook_file_works_from_any_directory(tmp_path: 
     result = run_cli("status", "m", "--store", store, "--format", "json")
     assert result.exit_code == 0, result
     assert json.loads(result.stdout)["blocking"][0]["criterion"] == "sub-ok"
+
+
+def test_a_reused_gate_playbook_is_found_next_to_its_parent_and_pinned_with_it(
+        tmp_path: Path, write_file: Callable[..., Path], run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = write_file("pbs/sub.yaml", SUB)
+    main = write_file("pbs/main.yaml", MAIN)
+    store = str(tmp_path / "s.sqlite")
+    monkeypatch.chdir(tmp_path)  # not the playbooks' folder: sub.yaml is found next to main.yaml
+    started = jsonl(tmp_path / "e.jsonl", facts("m", "1", "2026-01-01", x={"ok": True}))
+    assert run_cli("run", str(main), str(started), "--store", store).exit_code == 0
+    assert json.loads(run_cli("status", "m", "--store", store, "--format", "json").stdout)["stage"] == "b"
+    # the gate playbook changes (and then disappears): the case in flight keeps the one it started with
+    sub.write_text(SUB.replace("x.ok == true", "x.ok == 'never'"), encoding="utf-8")
+    later = jsonl(tmp_path / "e2.jsonl", facts("m", "2", "2026-01-02", x={"note": 1}),
+                  {"case": "m", "id": "3", "type": "advance", "to": "a", "reason": "recheck"},
+                  {"case": "m", "id": "4", "type": "advance", "to": "b"})
+    data = as_json(run_cli("run", str(main), str(later), "--store", store, "--format", "json"))
+    assert data["counts"]["applied"] == 3 and data["counts"]["rejected"] == 0, data
+    sub.unlink()
+    info = json.loads(run_cli("status", "m", "--store", store, "--format", "json").stdout)
+    assert info["stage"] == "b" and info["regressed"] == []
+    # a new case starts on the playbook as it is now: its gate is the changed one
+    sub.write_text(SUB.replace("x.ok == true", "x.ok == 'never'"), encoding="utf-8")
+    fresh = jsonl(tmp_path / "e3.jsonl", facts("n", "1", "2026-01-01", x={"ok": True}))
+    assert run_cli("run", str(main), str(fresh), "--store", store).exit_code == 0
+    assert json.loads(run_cli("status", "n", "--store", store, "--format", "json").stdout)["stage"] == "a"
 
 
 def test_a_playbook_that_extends_a_file_keeps_running_from_its_snapshot(tmp_path: Path,

@@ -61,13 +61,17 @@ def resolve_ref(ref: str | Path, registry: Registry) -> tuple[Path, str | None]:
 class CompileContext:
     """What rule/action ``prepare`` functions get: compile expressions, load other playbooks."""
 
-    def __init__(self, registry: Registry, locs: Locations, playbook_id: str, stack: tuple[str, ...]):
+    def __init__(self, registry: Registry, locs: Locations, playbook_id: str, stack: tuple[str, ...], *,
+                 base_dir: Path | None = None, pinned: dict[str, Any] | None = None):
         self.registry = registry
         self.locs = locs
         self.playbook_id = playbook_id
         self.stack = stack
+        self.base_dir = base_dir  # the folder of the playbook file: relative references start there
+        self.pinned = pinned  # documents of reused playbooks, from a snapshot (see load_playbook)
         self.problems: list[Problem] = []
         self.sub_playbooks: dict[str, CompiledPlaybook] = {}
+        self.uses: dict[str, CompiledPlaybook] = {}
         self.batch = CompileBatch(registry.functions)
 
     def compile(self, text: Any, owner: Any = None, key: str = "when", what: str = "expression") -> CompiledExpression:
@@ -87,8 +91,21 @@ class CompileContext:
         """Load another playbook (e.g. a reusable gate); cycles are reported, not followed."""
         if ref in self.stack:
             raise PlaybookError(f"playbook {ref!r} refers back to itself: {' -> '.join((*self.stack, ref))}")
-        compiled = load_playbook(ref, registry=self.registry, _stack=self.stack)
+        entry = self.pinned.get(ref) if self.pinned is not None else None
+        if entry is not None:  # compiled from a snapshot: the playbook as it was when the case started
+            import copy
+
+            compiled = compile_document(copy.deepcopy(entry["document"]), self.registry, Locations(),
+                                        plugin=entry.get("plugin"), stack=self.stack, pinned=entry.get("uses") or {})
+        else:
+            target = ref
+            if self.base_dir is not None and looks_like_path(ref) and not os.path.isabs(ref):
+                beside = self.base_dir / ref
+                if beside.is_file():  # a file next to the playbook naming it (as `extends` reads it)
+                    target = str(beside)
+            compiled = load_playbook(target, registry=self.registry, _stack=self.stack)
         self.sub_playbooks[compiled.id] = compiled
+        self.uses[ref] = compiled
         return compiled
 
 
@@ -120,6 +137,7 @@ def _load_document(path: Path, registry: Registry, locs: Locations, chain: tuple
         raise PlaybookError(f"extends cycle through {path}: {' -> '.join(str(f) for f in (*files, here))}")
     doc = _read_validated(path)
     locs.add_doc(doc)
+    locs.read.append(path)
     data = doc.data
     base_id = data.get("extends")
     if base_id:
@@ -148,6 +166,7 @@ def _apply_extensions(data: dict[str, Any], registry: Registry, locs: Locations)
     for ext in registry.extensions.get(data["id"], []):
         doc = _read_validated(ext.path, relaxed=True)
         locs.add_doc(doc)
+        locs.read.append(ext.path)
         patch = {k: v for k, v in doc.data.items() if k not in ("id", "version", "extends")}
         data = merge_playbook(data, patch, locs)
         data.setdefault("_extensions", []).append(ext.plugin)
@@ -200,11 +219,12 @@ def _locate_within(root: Any, path: list[Any], locs: Locations) -> Location | No
 
 
 class _Builder:
-    def __init__(self, data: dict[str, Any], registry: Registry, locs: Locations, stack: tuple[str, ...]):
+    def __init__(self, data: dict[str, Any], registry: Registry, locs: Locations, stack: tuple[str, ...],
+                 base_dir: Path | None = None, pinned: dict[str, Any] | None = None):
         self.data = data
         self.registry = registry
         self.locs = locs
-        self.ctx = CompileContext(registry, locs, data["id"], stack)
+        self.ctx = CompileContext(registry, locs, data["id"], stack, base_dir=base_dir, pinned=pinned)
         self.ctx.playbook_data = data  # type: ignore[attr-defined]  # lets a prepare() read e.g. stage `effort`
         self.problems: list[Problem] = []
         self.criteria: list[Criterion] = []
@@ -412,8 +432,12 @@ def _rule_caller(func: Any, params: Any) -> Any:
 
 
 def compile_document(data: dict[str, Any], registry: Registry, locs: Locations, *, path: Path | None = None,
-                     plugin: str | None = None, stack: tuple[str, ...] = ()) -> CompiledPlaybook:
-    builder = _Builder(data, registry, locs, (*stack, data["id"]))
+                     plugin: str | None = None, stack: tuple[str, ...] = (),
+                     pinned: dict[str, Any] | None = None) -> CompiledPlaybook:
+    """Compile a merged playbook document. ``pinned``: the documents of the playbooks it reuses,
+    by reference, as a snapshot holds them (None: load them as installed / from their files)."""
+    builder = _Builder(data, registry, locs, (*stack, data["id"]), base_dir=path.parent if path else None,
+                       pinned=pinned)
     derivations = builder.derivations()
     stages = builder.stages()
     outcomes = builder.outcomes({s.id for s in stages})
@@ -438,7 +462,7 @@ def compile_document(data: dict[str, Any], registry: Registry, locs: Locations, 
         stages=stages, criteria=builder.criteria, outcomes=outcomes, derivations=derivations,
         data=data, path=path, plugin=plugin, facts_schema=dict(data.get("facts") or {}),
         extends=list(data.get("_extends", [])), sub_playbooks=builder.ctx.sub_playbooks,
-        evaluate_all=fused,
+        uses=builder.ctx.uses, evaluate_all=fused,
     )
 
 
@@ -455,12 +479,38 @@ def load_playbook(ref: str | Path, *, registry: Registry | None = None,
         key: tuple[Any, ...] = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, id(registry))
     except OSError:
         key = ()
-    if key and key in _compiled_cache:
-        return _compiled_cache[key]
+    cached = _compiled_cache.get(key) if key else None
+    if cached is not None and _unchanged(cached.sources):
+        return cached
     locs = Locations()
     data = _load_document(path, registry, locs, ())
     data = _apply_extensions(data, registry, locs)
     compiled = compile_document(data, registry, locs, path=path, plugin=plugin, stack=_stack)
+    compiled.sources = (*_stamps(locs.read), *(s for sub in compiled.uses.values() for s in sub.sources))
     if key:
         _compiled_cache[key] = compiled
     return compiled
+
+
+def _stamps(paths: list[Path]) -> list[tuple[str, int, int]]:
+    out = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return out
+
+
+def _unchanged(sources: tuple[tuple[str, int, int], ...]) -> bool:
+    """Whether every file a compiled playbook was built from is as it was (a changed base,
+    extension or reused playbook compiles it again, not only a changed file of its own)."""
+    for name, mtime, size in sources:
+        try:
+            stat = os.stat(name)
+        except OSError:
+            return False
+        if stat.st_mtime_ns != mtime or stat.st_size != size:
+            return False
+    return True

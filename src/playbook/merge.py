@@ -22,6 +22,7 @@ class Locations:
         self.of_obj: dict[int, Any] = {}
         self.of_key: dict[tuple[int, str], Any] = {}
         self._keep: list[Any] = []  # keep objects alive so their ids stay unique
+        self.read: list[Any] = []  # the files read (paths), for the compiled-playbook cache
 
     def add_doc(self, doc: Any) -> None:
         from .sourcefile import iter_json_paths

@@ -110,6 +110,11 @@ class CompiledPlaybook:
     facts_schema: dict[str, Any] = field(default_factory=dict)
     extends: list[str] = field(default_factory=list)
     sub_playbooks: dict[str, CompiledPlaybook] = field(default_factory=dict)
+    # the playbooks it reuses (core.playbook-passes), by the reference it names them with: a
+    # snapshot pins them with it (runtime/snapshot.py)
+    uses: dict[str, CompiledPlaybook] = field(default_factory=dict)
+    # the files it was compiled from (its own, bases, extensions, reused playbooks'): (path, mtime, size)
+    sources: tuple[tuple[str, int, int], ...] = ()
     # evaluate_all(facts, derived, ctx, out): every criterion into out[i] (see CompileBatch.fuse)
     evaluate_all: Callable[..., None] | None = None
 

@@ -3,6 +3,7 @@
 When a case starts, the merged playbook document (after ``extends`` and plugin extensions) is
 stored once, keyed by the hash of its canonical JSON. Later events compile the case's playbook
 from that snapshot, so installing a newer playbook version never changes cases in flight.
+Playbooks it reuses as gates (``core.playbook-passes``) are stored with it and pinned too.
 (Functions, rules and actions a playbook names are still looked up in the installed plugins.)
 """
 
@@ -30,8 +31,18 @@ def canonical(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
 
 
+USES = "_uses"  # the key under which a snapshot holds the documents of the playbooks it reuses
+
+
+def _uses(pb: CompiledPlaybook) -> dict[str, Any]:
+    return {ref: {"document": sub.data, "plugin": sub.plugin, "uses": _uses(sub)} for ref, sub in pb.uses.items()}
+
+
 def snapshot_of(pb: CompiledPlaybook) -> PlaybookSnapshot:
-    text = canonical(pb.data)
+    """The playbook's merged document -- with the documents of the playbooks it reuses as gates
+    (``core.playbook-passes``), so that those are pinned with it: a changed gate playbook makes a
+    new snapshot for new cases and leaves cases in flight as they are."""
+    text = canonical({**pb.data, USES: _uses(pb)} if pb.uses else pb.data)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return PlaybookSnapshot(hash=digest, playbook_id=pb.id, version=pb.version, document=json.loads(text),
                             plugin=pb.plugin)
@@ -63,8 +74,10 @@ class PlaybookCache:
         from ..loader import compile_document
         from ..merge import Locations
 
+        document = copy.deepcopy(snap.document)
+        uses = document.pop(USES, None)  # snapshots stored before reused playbooks were pinned have none
         try:
-            compiled = compile_document(copy.deepcopy(snap.document), self.registry, Locations(), plugin=snap.plugin)
+            compiled = compile_document(document, self.registry, Locations(), plugin=snap.plugin, pinned=uses)
         except PlaybookError as exc:
             raise PlaybookError([Problem(
                 f"the pinned playbook {snap.playbook_id} v{snap.version} no longer compiles: {p.message}",
