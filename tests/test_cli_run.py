@@ -72,9 +72,16 @@ def test_run_reads_stdin_and_speaks_chinese(setup: dict[str, Any], run_cli: Any)
 def test_bad_input_exits_2_with_a_clear_message(setup: dict[str, Any], run_cli: Any, tmp_path: Path) -> None:
     missing = run_cli("run", setup["playbook"], str(tmp_path / "nope.jsonl"), "--store", setup["store"])
     assert missing.exit_code == 2 and "cannot read events" in missing.stderr
+    nowhere = run_cli("status", "ghost", "--store", setup["store"])  # no store there: not created
+    assert nowhere.exit_code == 2 and "no store at" in nowhere.stderr and not Path(setup["store"]).exists()
+    assert run_cli("history", "ghost", "--store", setup["store"]).exit_code == 2
+    assert run_cli("cases", "--store", setup["store"]).exit_code == 2 and not Path(setup["store"]).exists()
+    run_cli("run", setup["playbook"], setup["events"], "--store", setup["store"])
     unknown = run_cli("status", "ghost", "--store", setup["store"])
     assert unknown.exit_code == 2 and "unknown case 'ghost'" in unknown.stderr
     assert run_cli("history", "ghost", "--store", setup["store"]).exit_code == 2
+    empty = run_cli("cases", "--store", "")
+    assert empty.exit_code == 2 and "--store is empty" in empty.stderr
 
 
 def test_status_history_and_cases(setup: dict[str, Any], run_cli: Any) -> None:

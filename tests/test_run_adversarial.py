@@ -1076,6 +1076,11 @@ def test_advance_exit_codes(env: dict[str, Any]) -> None:
 
 def test_status_history_cases_exit_codes(env: dict[str, Any], run_subprocess: Any) -> None:
     cli = env["cli"]
+    missing = cli("cases")  # --store names a file that does not exist: an error, and no store is made
+    assert missing.exit_code == 2 and "no store at" in missing.stderr and not Path(env["store"]).exists()
+    empty = env["dir"] / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    assert cli("run", env["playbook"], str(empty)).exit_code == 0  # run creates the store
     assert cli("cases").exit_code == 0 and cli("cases").stdout.strip() == "no cases"
     assert as_json(cli("cases", "--format", "json"))["cases"] == []
     for args in (("status", "ghost"), ("history", "ghost"), ("status", "x", "--today", "soon"),

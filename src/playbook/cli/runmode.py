@@ -40,10 +40,11 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def _open(location: str | None) -> Any:
+def _open(location: str | None, *, create: bool = False) -> Any:
+    """The store; only `run` creates one (elsewhere a path with no store is a mistake)."""
     from ..store import open_store
 
-    return open_store(location)
+    return open_store(location, create=create)
 
 
 def _m(key: str, lang: str, **params: Any) -> str:
@@ -113,7 +114,7 @@ def run_cmd(ctx: click.Context, playbook_ref: str, events: str, store_location: 
     from ..gctune import tune_for_throughput
 
     tune_for_throughput()
-    with _open(store_location) as store:
+    with _open(store_location, create=True) as store:
         try:
             run_stream(Runner(store, reg, playbook=pb, today=to_date(today), lang=lang),
                        read_events(stream, source), summary, source, commit_every=commit_every or COMMIT_EVERY,

@@ -29,11 +29,18 @@ def default_location() -> str:
 
 
 def resolve_location(location: str | None) -> str:
+    if location is not None and not location.strip():
+        raise PlaybookError([Problem("--store is empty", None,
+                                     "give the path of a store file, or leave --store out to use "
+                                     f"{ENV_VAR} or the default ({default_location()})")])
     return location or os.environ.get(ENV_VAR) or default_location()
 
 
-def open_store(location: str | None = None) -> Store:
-    """Open (creating on first use) the store at ``location`` (see the module docstring)."""
+def open_store(location: str | None = None, *, create: bool = True) -> Store:
+    """Open the store at ``location`` (see the module docstring), creating it on first use. With
+    ``create=False`` (commands that only read) a store named explicitly -- ``location`` or
+    ``PLAYBOOK_STORE`` -- must exist: a mistyped path is an error, not a new empty store."""
+    explicit = bool(location or os.environ.get(ENV_VAR))
     where = resolve_location(location)
     scheme, sep, rest = where.partition("://")
     if sep and scheme in ("postgresql", "postgres"):
@@ -42,7 +49,11 @@ def open_store(location: str | None = None) -> Store:
     if sep and scheme != "sqlite":
         raise PlaybookError([Problem(f"store {where!r}: unknown store kind {scheme!r}", None,
                                      "give a file path or sqlite:///path")])
-    path = rest if sep else where  # sqlite:///abs/path -> /abs/path
+    path = Path(rest if sep else where).expanduser()  # sqlite:///abs/path -> /abs/path
+    if not create and explicit and not path.exists():
+        raise PlaybookError([Problem(f"no store at {path}", None,
+                                     "give the store `playbook run` wrote to (--store, or "
+                                     f"{ENV_VAR}; default {default_location()})")])
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(Path(path).expanduser())
+    return SQLiteStore(path)

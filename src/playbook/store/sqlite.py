@@ -312,12 +312,13 @@ class SQLiteStore(_SQLiteAccess, Store):
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                if current_version(conn) == 0:  # a new store -- or another application's database
-                    foreign = [r[0] for r in conn.execute(
-                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-                    if foreign:
-                        raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(foreign)[:5])}) and"
-                                                    " no playbook schema; it is left as it is")
+                # tables but no schema_version: another application's database. One query: another
+                # process may be creating this store right now (its tables come all at once)
+                tables = [r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+                if tables and "schema_version" not in tables:
+                    raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(tables)[:5])}) and"
+                                                " no playbook schema; it is left as it is")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
