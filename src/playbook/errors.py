@@ -4,6 +4,8 @@ Exit codes (documented in the README):
   0  the check ran and the case is ready to advance (or complete)
   1  the check ran and something blocks (or a test/lint found failures)
   2  bad input or usage: the message says file, line and what was expected
+  70 internal error: a bug in playbook or a plugin (one line; --debug shows the traceback)
+(portfolio checks add 3 and 4: see ``batch``)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_BLOCKED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: collides with none of the codes above
 
 
 @dataclass(frozen=True)

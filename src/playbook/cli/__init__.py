@@ -10,9 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_BAD_INPUT, PlaybookError
-
-EXIT_INTERNAL = 70  # a bug in playbook or a plugin (sysexits' EX_SOFTWARE); see README, "Exit codes"
+from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, PlaybookError
 
 # command name -> "module:attribute" (relative to playbook.cli)
 COMMANDS: dict[str, str] = {
