@@ -288,3 +288,17 @@ def test_every_character_of_any_dumped_scalar_is_located(tmp_path: Path, value: 
             continue
         written = lines[got.line - 1][got.column - 1]
         assert written == char or written == "\\", (text, offset, got)  # or the escape written for it
+
+
+def test_chained_merge_keys_are_refused_early_not_expanded_quadratically() -> None:
+    """3,000 mappings each merging the previous copy ~4.5 million keys: refused at the cap on
+    merged keys (it took ~10 s and 600 MB before reaching the value cap)."""
+    from playbook.errors import PlaybookError
+    from playbook.sourcefile import MAX_MERGED, parse_text
+
+    lines = ["a0: &a0 {k0: 1}"] + [f"a{i}: &a{i}\n  <<: *a{i - 1}\n  k{i}: {i}" for i in range(1, 3000)]
+    with pytest.raises(PlaybookError, match=f"more than {MAX_MERGED} keys") as caught:
+        parse_text("\n".join(lines), "bomb.yaml")
+    assert caught.value.problems[0].location.line is not None
+    small = parse_text("\n".join(lines[:50]), "fine.yaml").data  # a reasonable chain is fine
+    assert small["a49"]["k0"] == 1 and small["a49"]["k49"] == 49

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_NODES = 2_000_000  # guards against alias bombs ("billion laughs")
+MAX_MERGED = 100_000  # keys copied by merge keys (`<<: *base`): chains of merges grow quadratically
 MAX_DEPTH = 256  # mappings and lists inside each other (docs/playbook-format.md, "Limits")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -120,6 +121,7 @@ class _Builder:
         self.built: set[int] = set()  # node ids already built (an alias re-uses a node)
         self.sizes: dict[int, int] = {}  # node id -> values in its subtree (with re-use)
         self.pairs: dict[int, list[tuple[str, yaml.Node, yaml.Node]]] = {}  # mapping id -> its pairs
+        self.merged = 0  # keys copied by merge keys so far
 
     def _subtree_size(self, node: yaml.Node) -> int:
         size = self.sizes.get(id(node))
@@ -177,7 +179,12 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
                 for source in self._merge_sources(value_node):
-                    for key, k, v in self._pairs(source):
+                    inherited = self._pairs(source)
+                    self.merged += len(inherited)
+                    if self.merged > MAX_MERGED:
+                        raise PlaybookError(f"document too large (merge keys copy more than {MAX_MERGED} keys;"
+                                            " chained `<<: *...`?)", _mark_location(self.file, key_node))
+                    for key, k, v in inherited:
                         merged.setdefault(key, (k, v))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
