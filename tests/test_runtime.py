@@ -707,3 +707,20 @@ def test_a_case_kept_in_memory_within_a_group_is_exactly_the_case_the_store_hold
     counts = runs[0][1]
     assert (counts["duplicate"], counts["rejected"], counts["closed"]) == (2, 2, 1)
     assert len(runs[0][0]) == 9  # every event but the duplicates reached the decision
+
+
+def test_an_action_that_raises_is_reported_and_kept_in_the_history(
+        load_yaml: Callable[..., Any], make_plugin: Callable[..., Any], make_registry: Callable[..., Any],
+        store: Any) -> None:
+    def explode(params: Any, facts: Any, derived: Any, ctx: Any) -> Any:
+        raise RuntimeError("the CRM is down")
+
+    reg = make_registry(make_plugin("boom", register_actions=lambda register: register("boom.explode", explode)))
+    text = mini().replace("        do: task\n        with: {text: {zh: 拜访, en: Visit the account}}",
+                          "        do: boom.explode")
+    pb = load_yaml(text, reg=reg, name="boom.yaml")
+    out = Runner(store, reg, playbook=pb).apply(ev("acme", "e1", facts={"account": {"name": "Acme"}}))
+    assert out.status == "applied" and out.stage_after == "qualify"  # the event still applies
+    assert len(out.errors) == 1 and "greet" in out.errors[0] and "the CRM is down" in out.errors[0]
+    logged = [e for e in store.history("acme") if e.kind == "action-error"]
+    assert [e.data["message"] for e in logged] == out.errors and logged[0].event_id == "e1"

@@ -303,6 +303,8 @@ def history_cmd(ctx: click.Context, case_id: str, store_location: str | None, fm
                       approver=e.data["approver"], until=e.data["until"], expired="")
         elif e.kind == "action":
             body = f"{e.data.get('stage')} {e.data.get('on')} {e.data.get('id')} ({e.data.get('do')}) — {e.data.get('title')}"
+        elif e.kind == "action-error":
+            body = e.data.get("message", "")
         elif e.kind == "event":
             keys = ", ".join(sorted((e.data.get("facts") or {}).keys()))
             body = f"{e.event_id} {e.data.get('type')}" + (f" {{{keys}}}" if keys else "")

@@ -26,6 +26,7 @@ from ..plugins import Registry
 from ..report import json_texts, run_actions
 from ..store.base import (
     ACTION,
+    ACTION_ERROR,
     CASE_STARTED,
     CLOSED,
     EVENT,
@@ -358,6 +359,9 @@ class Runner:
         for entry in recorder.actions:
             log.append(LogEntry(case_id=case.case_id, kind=ACTION, event_id=event.id, at=at, actor=event.actor,
                                   to_stage=entry.get("stage"), data=entry))
+        for message in recorder.errors:  # in the run's language, as the run showed it
+            log.append(LogEntry(case_id=case.case_id, kind=ACTION_ERROR, event_id=event.id, at=at,
+                                actor=event.actor, data={"message": message}))
         w.append_logs(log)
         final_stage = plan.result.playbook.stages[plan.final].id if plan.final is not None else None
         case.facts = plan.facts

@@ -24,6 +24,7 @@ REJECTED = "rejected"
 TRANSITION = "transition"
 WAIVER = "waiver"
 ACTION = "action"
+ACTION_ERROR = "action-error"  # an action (plugin code) that raised: the event still applied
 CASE_STARTED = "case-started"
 
 
@@ -83,7 +84,7 @@ class LogEntry:
     """One line of a case's append-only audit log."""
 
     case_id: str
-    kind: str  # EVENT | REJECTED | TRANSITION | WAIVER | ACTION | CASE_STARTED
+    kind: str  # EVENT | REJECTED | TRANSITION | WAIVER | ACTION | ACTION_ERROR | CASE_STARTED
     event_id: str | None = None
     at: str | None = None
     actor: str | None = None
