@@ -290,6 +290,12 @@ def _parse_json(text: str, file: str) -> SourceDoc:
                             "the first)", Location(file)) from None
     if _deeper_than(data, MAX_DEPTH):
         raise _too_deep(Location(file))
+    if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text):  # as YAML does: no lone surrogate
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PlaybookError("a \\uD800-\\uDFFF escape that is not half of a surrogate pair is not "
+                                "text (write the character itself)", Location(file)) from None
     return SourceDoc(data, file, text=text)
 
 

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..criteria.compiler import parse
 from ..engine import evaluate
-from ..errors import CaseError, PlaybookError
+from ..errors import CaseError, CriteriaSyntaxError, PlaybookError
 from ..model import CompiledPlaybook, Criterion
 from ..text import tr
+from .diffwords import word
 
 # -- structure ---------------------------------------------------------------------------------
 
@@ -41,26 +43,50 @@ class Change:
             out["thresholds"] = [{"old": a, "new": b} for a, b in self.thresholds]
         return out
 
-    def __str__(self) -> str:
+    def text(self, lang: str = "en") -> str:
         sign = {"added": "+", "removed": "-"}.get(self.change, "~")
-        text = f"{sign} {self.kind} {self.id}: {self.change}"
+        text = f"{sign} {word('k.' + self.kind, lang)} {self.id}: {word('c.' + self.change, lang)}"
         if self.details:
             text += "\n" + "\n".join(f"    {d}" for d in self.details)
         return text
 
+    def __str__(self) -> str:
+        return self.text()
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _tree(text: str) -> ast.Expression | None:
+    """The expression as the criteria language parses it (``derived.man.class`` included)."""
+    try:
+        return parse(text)[0]
+    except CriteriaSyntaxError:
+        return None
+
 
 def _numbers(text: str) -> tuple[str, list[Any]] | None:
-    """The expression with its numeric literals replaced by ``#``, and those literals in order."""
-    try:
-        tree = ast.parse(text.replace("\n", " ").strip(), mode="eval")
-    except SyntaxError:
+    """The expression with its thresholds replaced by a placeholder, and those thresholds in
+    order: numbers (a minus sign included) and dates written as text (``"2026-12-31"``)."""
+    tree = _tree(text)
+    if tree is None:
         return None
     found: list[Any] = []
 
     class Strip(ast.NodeTransformer):
+        def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+            operand = node.operand
+            if isinstance(node.op, ast.USub) and isinstance(operand, ast.Constant) \
+                    and isinstance(operand.value, (int, float)) and not isinstance(operand.value, bool):
+                found.append(-operand.value)
+                return ast.copy_location(ast.Name(id="_NUM_", ctx=ast.Load()), node)
+            return self.generic_visit(node)
+
         def visit_Constant(self, node: ast.Constant) -> Any:
-            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-                found.append(node.value)
+            value = node.value
+            if (isinstance(value, (int, float)) and not isinstance(value, bool)) or \
+                    (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+                found.append(value)
                 return ast.copy_location(ast.Name(id="_NUM_", ctx=ast.Load()), node)
             return node
 
@@ -68,8 +94,8 @@ def _numbers(text: str) -> tuple[str, list[Any]] | None:
     return skeleton, found
 
 
-def expression_change(old: str, new: str) -> tuple[list[str], list[tuple[Any, Any]]]:
-    """Describe how an expression changed; thresholds when only numbers did."""
+def expression_change(old: str, new: str, lang: str = "en") -> tuple[list[str], list[tuple[Any, Any]]]:
+    """Describe how an expression changed; thresholds when only numbers (or dates) did."""
     if _normal(old) == _normal(new):
         return [], []
     a, b = _numbers(old), _numbers(new)
@@ -77,38 +103,48 @@ def expression_change(old: str, new: str) -> tuple[list[str], list[tuple[Any, An
         pairs = [(x, y) for x, y in zip(a[1], b[1], strict=True) if x != y]
         if pairs:
             shown = ", ".join(f"{x} → {y}" for x, y in pairs)
-            return [f"threshold {shown}: `{old}` → `{new}`"], pairs
-    return [f"expression: `{old}` → `{new}`"], []
+            return [word("threshold", lang, pairs=shown, old=f"`{old}`", new=f"`{new}`")], pairs
+    return [word("expression", lang, old=f"`{old}`", new=f"`{new}`")], []
 
 
 def _normal(text: str) -> str:
-    try:
-        return ast.dump(ast.parse(text.replace("\n", " ").strip(), mode="eval"))
-    except SyntaxError:
-        return re.sub(r"\s+", "", text)
+    tree = _tree(text)
+    return ast.dump(tree) if tree is not None else re.sub(r"\s+", "", text)
+
+
+def _check(c: Criterion) -> str:
+    """What a criterion checks, whatever its id: the expression, or the rule and its parameters."""
+    if c.when is not None:
+        return _normal(c.when)
+    return f"rule {c.rule} {json.dumps(c.params, sort_keys=True, default=str)}"
+
+
+def _where(c: Criterion, lang: str) -> str:
+    return word("where", lang, stage=c.stage, gate=word("g." + c.gate, lang))
 
 
 def _criterion_changes(old: Criterion, new: Criterion, lang: str) -> Change | None:
     details: list[str] = []
     thresholds: list[tuple[Any, Any]] = []
-    if (old.stage, old.gate) != (new.stage, new.gate):
-        details.append(f"moved: {old.stage} {old.gate} → {new.stage} {new.gate}")
+    moved = (old.stage, old.gate) != (new.stage, new.gate)
+    if moved:
+        details.append(word("moved_to", lang, old=_where(old, lang), new=_where(new, lang)))
     if old.level != new.level:
-        details.append(f"level: {old.level} → {new.level}")
+        details.append(word("level", lang, old=word("l." + old.level, lang), new=word("l." + new.level, lang)))
     if old.when is not None and new.when is not None:
-        d, thresholds = expression_change(old.when, new.when)
+        d, thresholds = expression_change(old.when, new.when, lang)
         details += d
     elif (old.rule, old.params) != (new.rule, new.params):
-        before = f"`{old.when}`" if old.when is not None else f"rule {old.rule} {json.dumps(old.params)}"
-        after = f"`{new.when}`" if new.when is not None else f"rule {new.rule} {json.dumps(new.params)}"
-        details.append(f"check: {before} → {after}")
+        before = f"`{old.when}`" if old.when is not None else word("rule", lang, r=old.rule, p=json.dumps(old.params))
+        after = f"`{new.when}`" if new.when is not None else word("rule", lang, r=new.rule, p=json.dumps(new.params))
+        details.append(word("check", lang, old=before, new=after))
     if tr(old.title, lang) != tr(new.title, lang):
-        details.append(f"title: {tr(old.title, lang)!r} → {tr(new.title, lang)!r}")
+        details.append(word("title", lang, old=tr(old.title, lang), new=tr(new.title, lang)))
     if old.hint != new.hint:
-        details.append("hint reworded")
+        details.append(word("hint", lang))
     if not details:
         return None
-    change = "moved" if details[0].startswith("moved") and len(details) == 1 else "changed"
+    change = "moved" if moved and len(details) == 1 else "changed"
     return Change("criterion", new.id, change, details, thresholds)
 
 
@@ -120,70 +156,96 @@ def _dict_changes(kind: str, old: dict[str, Any], new: dict[str, Any], lang: str
         if key not in old:
             yield Change(kind, key, "added")
         elif old[key] != value:
-            yield Change(kind, key, "changed", _json_diff(old[key], value))
+            yield Change(kind, key, "changed", _json_diff(old[key], value, lang=lang))
 
 
-def _json_diff(old: Any, new: Any, path: str = "") -> list[str]:
+def _json_diff(old: Any, new: Any, path: str = "", lang: str = "en") -> list[str]:
     """Leaf-level differences of two JSON values, as ``path: old → new`` lines."""
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[str] = []
         for k in [*old, *(k for k in new if k not in old)]:
             sub = f"{path}.{k}" if path else str(k)
             if k not in new:
-                out.append(f"{sub}: removed")
+                out.append(word("path_removed", lang, path=sub))
             elif k not in old:
-                out.append(f"{sub}: added {json.dumps(new[k], ensure_ascii=False)}")
+                out.append(word("path_added", lang, path=sub, value=json.dumps(new[k], ensure_ascii=False)))
             else:
-                out += _json_diff(old[k], new[k], sub)
+                out += _json_diff(old[k], new[k], sub, lang)
         return out
     if isinstance(old, list) and isinstance(new, list):
         if all(isinstance(x, dict) and "id" in x for x in [*old, *new]):
-            return _json_diff({x["id"]: x for x in old}, {x["id"]: x for x in new}, path)
+            return _json_diff({x["id"]: x for x in old}, {x["id"]: x for x in new}, path, lang)
         if len(old) == len(new):
-            return [d for i, (a, b) in enumerate(zip(old, new, strict=True)) for d in _json_diff(a, b, f"{path}[{i}]")]
+            return [d for i, (a, b) in enumerate(zip(old, new, strict=True))
+                    for d in _json_diff(a, b, f"{path}[{i}]", lang)]
     if old == new:
         return []
     if isinstance(old, str) and isinstance(new, str) and path.endswith("when"):
-        return [f"{path}: " + d for d in expression_change(old, new)[0]]
+        return [f"{path}: " + d for d in expression_change(old, new, lang)[0]]
     return [f"{path}: {json.dumps(old, ensure_ascii=False)} → {json.dumps(new, ensure_ascii=False)}"]
 
 
 def structural_diff(old: CompiledPlaybook, new: CompiledPlaybook, lang: str = "en") -> list[Change]:
     changes: list[Change] = []
+    top: list[str] = []
+    if old.id != new.id:
+        top.append(word("id", lang, old=old.id, new=new.id))
     if old.version != new.version:
-        changes.append(Change("playbook", new.id, "changed", [f"version: {old.version} → {new.version}"]))
+        top.append(word("version", lang, old=old.version, new=new.version))
+    if tr(old.title, lang) != tr(new.title, lang):
+        top.append(word("title", lang, old=tr(old.title, lang), new=tr(new.title, lang)))
+    if old.description != new.description:
+        top.append(word("description", lang))
+    top += _json_diff(old.data.get("facts") or {}, new.data.get("facts") or {}, "facts", lang)
+    top += _json_diff(old.data.get("derive") or [], new.data.get("derive") or [], "derive", lang)
+    if top:
+        changes.append(Change("playbook", new.id, "changed", top))
     old_stages = {s.id: s for s in old.stages}
     new_stages = {s.id: s for s in new.stages}
     old_order = [s.id for s in old.stages if s.id in new_stages]
     new_order = [s.id for s in new.stages if s.id in old_stages]
     for s in old.stages:
         if s.id not in new_stages:
-            changes.append(Change("stage", s.id, "removed", [f"was stage {s.index + 1}: {tr(s.title, lang)}"]))
+            changes.append(Change("stage", s.id, "removed", [word("was_stage", lang, n=s.index + 1,
+                                                                   title=tr(s.title, lang))]))
+    gone_titles = {tr(s.title, lang): s.id for s in old.stages if s.id not in new_stages}
     for s in new.stages:
         if s.id not in old_stages:
-            changes.append(Change("stage", s.id, "added", [f"stage {s.index + 1}: {tr(s.title, lang)}"]))
+            details = [word("new_stage", lang, n=s.index + 1, title=tr(s.title, lang))]
+            if tr(s.title, lang) in gone_titles:
+                details.append(word("same_title", lang, old=gone_titles[tr(s.title, lang)]))
+            changes.append(Change("stage", s.id, "added", details))
             continue
         o = old_stages[s.id]
         details = []
-        if old_order.index(s.id) != new_order.index(s.id):
-            details.append(f"order: {o.index + 1} → {s.index + 1}")
+        reordered = old_order.index(s.id) != new_order.index(s.id)
+        if reordered:
+            details.append(word("order", lang, old=o.index + 1, new=s.index + 1))
         if tr(o.title, lang) != tr(s.title, lang):
-            details.append(f"title: {tr(o.title, lang)!r} → {tr(s.title, lang)!r}")
+            details.append(word("title", lang, old=tr(o.title, lang), new=tr(s.title, lang)))
         if o.max_days != s.max_days:
-            details.append(f"max_days: {o.max_days} → {s.max_days}")
+            details.append(word("max_days", lang, old=o.max_days, new=s.max_days))
+        if o.effort != s.effort:
+            details.append(word("effort", lang, old=o.effort, new=s.effort))
         if (o.goal, o.guidance) != (s.goal, s.guidance):
-            details.append("goal/guidance reworded")
+            details.append(word("guidance", lang))
         if details:
-            changes.append(Change("stage", s.id, "moved" if details[0].startswith("order") else "changed", details))
+            changes.append(Change("stage", s.id, "moved" if reordered else "changed", details))
     old_criteria = {c.id: c for c in old.criteria}
     new_criteria = {c.id: c for c in new.criteria}
     for c in old.criteria:
         if c.id not in new_criteria:
-            changes.append(Change("criterion", c.id, "removed", [f"was {c.level} {c.gate} of {c.stage}"]))
+            changes.append(Change("criterion", c.id, "removed", [word("was_criterion", lang, level=word(
+                "l." + c.level, lang), where=word("of_stage", lang, gate=word("g." + c.gate, lang), stage=c.stage))]))
+    gone_checks = {_check(c): c.id for c in old.criteria if c.id not in new_criteria}
     for c in new.criteria:
         if c.id not in old_criteria:
-            what = f"`{c.when}`" if c.when is not None else f"rule {c.rule}"
-            changes.append(Change("criterion", c.id, "added", [f"{c.level} {c.gate} of {c.stage}: {what}"]))
+            what = f"`{c.when}`" if c.when is not None else word("rule", lang, r=c.rule, p="").rstrip()
+            where = word("of_stage", lang, gate=word("g." + c.gate, lang), stage=c.stage)
+            details = [word("new_criterion", lang, level=word("l." + c.level, lang), where=where, what=what)]
+            if _check(c) in gone_checks:
+                details.append(word("same_check", lang, old=gone_checks[_check(c)]))
+            changes.append(Change("criterion", c.id, "added", details))
         else:
             found = _criterion_changes(old_criteria[c.id], c, lang)
             if found:
@@ -201,11 +263,11 @@ def structural_diff(old: CompiledPlaybook, new: CompiledPlaybook, lang: str = "e
         before = {"do": o.do, "on": o.on, "when": o.when_text, "with": o.raw_params, "title": o.title}
         after = {"do": a.do, "on": a.on, "when": a.when_text, "with": a.raw_params, "title": a.title}
         if before != after:
-            changes.append(Change("action", f"{key[0]}/{key[1]}", "changed", _json_diff(before, after)))
-    outcomes_old = {o.id: {"kind": o.kind, "when": o.when, "from": sorted(o.from_stages or []) or "any"}
-                    for o in old.outcomes}
-    outcomes_new = {o.id: {"kind": o.kind, "when": o.when, "from": sorted(o.from_stages or []) or "any"}
-                    for o in new.outcomes}
+            changes.append(Change("action", f"{key[0]}/{key[1]}", "changed", _json_diff(before, after, lang=lang)))
+    outcomes_old = {o.id: {"kind": o.kind, "when": o.when, "from": sorted(o.from_stages or []) or "any",
+                           "title": tr(o.title, lang)} for o in old.outcomes}
+    outcomes_new = {o.id: {"kind": o.kind, "when": o.when, "from": sorted(o.from_stages or []) or "any",
+                           "title": tr(o.title, lang)} for o in new.outcomes}
     changes += _dict_changes("outcome", outcomes_old, outcomes_new, lang)
     for kind, key in (("scorecard", "scorecards"), ("table", "tables")):
         changes += _dict_changes(kind, {x["id"]: x for x in old.data.get(key) or []},
@@ -255,13 +317,20 @@ def _state(pb: CompiledPlaybook, facts: dict[str, Any], today: dt.date, case_id:
 def compare_case(old: CompiledPlaybook, new: CompiledPlaybook, facts: dict[str, Any], case_id: str,
                  today: dt.date) -> CaseImpact | None:
     """How one case fares under both versions (None when nothing that matters changed).
-    A declared stage that the new version no longer has raises CaseError."""
-    before = _state(old, facts, today, case_id)
-    try:
-        after = _state(new, facts, today, case_id)
-    except CaseError as exc:  # e.g. the declared stage was removed: the case cannot be checked
-        after = {"stage": None, "stage_index": None, "ready": False, "complete": False, "blocking": [],
-                 "outcome": None, "error": "; ".join(p.message for p in exc.problems)}
+    A case that one version cannot check (its declared stage was removed, or is new) is
+    affected, with the reason; one that neither version can check raises CaseError."""
+    states: list[dict[str, Any]] = []
+    errors: list[CaseError] = []
+    for pb in (old, new):
+        try:
+            states.append(_state(pb, facts, today, case_id))
+        except CaseError as exc:  # e.g. the declared stage is not in this version
+            errors.append(exc)
+            states.append({"stage": None, "stage_index": None, "ready": False, "complete": False, "blocking": [],
+                           "outcome": None, "error": "; ".join(p.message for p in exc.problems)})
+    if len(errors) == 2:
+        raise errors[1]
+    before, after = states
     changed = [k for k in ("stage", "ready", "blocking", "outcome", "complete") if before[k] != after[k]]
     if not changed:
         return None
@@ -303,7 +372,7 @@ def portfolio_impact(old: CompiledPlaybook, new: CompiledPlaybook, inputs: list[
             impact.counts[key] += 1
         if "ready" in found.changed:
             impact.counts["now_ready" if found.after["ready"] else "no_longer_ready"] += 1
-        if "stage" in found.changed:
+        if "stage" in found.changed and found.before["stage"] is not None:
             before = old.stage_index(found.before["stage"])
             after = new.stage_index(found.after["stage"]) if found.after["stage"] else None
             old_ids = [s.id for s in old.stages]
@@ -347,40 +416,41 @@ def _facts(kind: str, payload: Any, source: int, sources: list[Any], converters:
 
 
 def render_text(old: CompiledPlaybook, new: CompiledPlaybook, changes: list[Change], impact: Impact | None,
-                limit: int = 50) -> str:
-    lines = [f"{old.id} v{old.version} → {new.id} v{new.version}: {len(changes)} change(s)"]
-    lines += [str(c) for c in changes] or ["  (no structural change)"]
+                limit: int = 50, lang: str = "en") -> str:
+    lines = [word("header", lang, old=old.id, ov=old.version, new=new.id, nv=new.version, n=len(changes))]
+    lines += [c.text(lang) for c in changes] or [word("no_change", lang)]
     if impact is not None:
         c = impact.counts
         lines.append("")
-        lines.append(f"portfolio: {impact.cases} case(s) checked, {len(impact.changed)} affected, "
-                     f"{impact.cases - len(impact.changed)} unchanged, {len(impact.rejected)} rejected")
-        lines.append(f"  current stage changed: {c['stage']} (forward {c['moved_forward']}, back {c['moved_back']})")
-        lines.append(f"  ready to advance changed: {c['ready']} (now ready {c['now_ready']}, "
-                     f"no longer ready {c['no_longer_ready']})")
-        lines.append(f"  blocking set changed: {c['blocking']}")
-        lines.append(f"  outcome changed: {c['outcome']}; complete changed: {c['complete']}")
+        lines.append(word("portfolio", lang, cases=impact.cases, affected=len(impact.changed),
+                          unchanged=impact.cases - len(impact.changed), rejected=len(impact.rejected)))
+        lines.append(word("p.stage", lang, n=c["stage"], f=c["moved_forward"], b=c["moved_back"]))
+        lines.append(word("p.ready", lang, n=c["ready"], r=c["now_ready"], u=c["no_longer_ready"]))
+        lines.append(word("p.blocking", lang, n=c["blocking"]))
+        lines.append(word("p.outcome", lang, o=c["outcome"], c=c["complete"]))
         for case in impact.changed[:limit]:
             parts = []
             b, a = case.before, case.after
             if "stage" in case.changed:
-                parts.append(f"stage {b['stage']} → {a['stage']}")
+                parts.append(word("x.stage", lang, old=b["stage"], new=a["stage"]))
             if "ready" in case.changed:
-                parts.append(f"ready {b['ready']} → {a['ready']}")
+                parts.append(word("x.ready", lang, old=b["ready"], new=a["ready"]))
             if "blocking" in case.changed:
                 added = sorted(set(a["blocking"]) - set(b["blocking"]))
                 removed = sorted(set(b["blocking"]) - set(a["blocking"]))
-                parts.append("blocking" + (f" +{','.join(added)}" if added else "")
+                parts.append(word("x.blocking", lang) + (f" +{','.join(added)}" if added else "")
                              + (f" -{','.join(removed)}" if removed else ""))
             if "outcome" in case.changed:
-                parts.append(f"outcome {b['outcome']} → {a['outcome']}")
+                parts.append(word("x.outcome", lang, old=b["outcome"], new=a["outcome"]))
             if "complete" in case.changed:
-                parts.append(f"complete {b['complete']} → {a['complete']}")
+                parts.append(word("x.complete", lang, old=b["complete"], new=a["complete"]))
+            if b.get("error"):
+                parts.append(word("x.old_error", lang, e=b["error"]))
             if a.get("error"):
-                parts.append(f"cannot be checked with the new version: {a['error']}")
+                parts.append(word("x.new_error", lang, e=a["error"]))
             lines.append(f"  {case.case_id}: " + "; ".join(parts))
         if len(impact.changed) > limit:
-            lines.append(f"  … and {len(impact.changed) - limit} more (use --format json for all)")
+            lines.append(word("more", lang, n=len(impact.changed) - limit))
         for source, line, message in impact.rejected[:limit]:
-            lines.append(f"  rejected {source}{f':{line}' if line else ''}: {message}")
+            lines.append(word("rejected", lang, where=f"{source}{f':{line}' if line else ''}", message=message))
     return "\n".join(lines) + "\n"

@@ -10,10 +10,19 @@ each reference with the list scopes it sits in. Only called on expressions that 
 from __future__ import annotations
 
 import ast
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..criteria.compiler import CONSTANT_NAMES, ITEM_FORMS, _dotted, parse
+from ..criteria.compiler import (
+    CONSTANT_NAMES,
+    ITEM_FORMS,
+    _dotted,
+    _escape_keywords,
+    _unescaped_offset,
+    parse,
+)
 
 
 @dataclass(frozen=True)
@@ -128,3 +137,43 @@ def depends_on_today(info: ExprInfo, functions: Any) -> bool:
         if spec is None or spec.needs_context:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class UnquotedDate:
+    written: str  # as in the expression: 2026-12-31
+    value: int  # what it computes: 1983
+    iso: str  # the date it was meant to be: 2026-12-31 (zero-padded)
+    offset: int  # where it starts in the expression text
+
+
+_DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+
+
+def unquoted_dates(text: str) -> list[UnquotedDate]:
+    """``2026-12-31`` written without quotes is the subtraction 2026 - 12 - 31 = 1983, so
+    ``contract.date <= 2026-12-31`` compares a date with a number and never passes. (With a
+    zero, ``2026-01-31`` is a syntax error the loader reports.) Found: three integers joined
+    by ``-`` with no space, forming a real calendar date."""
+    tree, parsed, lead = parse(text)
+    escaped = _escape_keywords(parsed)
+    found: list[UnquotedDate] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub)
+                and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub)):
+            continue
+        parts = (node.left.left, node.left.right, node.right)
+        if not all(isinstance(p, ast.Constant) and type(p.value) is int for p in parts):
+            continue
+        written = ast.get_source_segment(escaped, node) or ""
+        if not _DATE_SHAPE.fullmatch(written):
+            continue
+        year, month, day = (p.value for p in parts)  # type: ignore[attr-defined]
+        try:
+            iso = dt.date(year, month, day).isoformat()
+        except ValueError:
+            continue
+        column = len(escaped.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))  # bytes -> characters
+        offset = lead + _unescaped_offset(parsed, column)
+        found.append(UnquotedDate(written, year - month - day, iso, offset))
+    return sorted(found, key=lambda d: d.offset)

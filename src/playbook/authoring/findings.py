@@ -25,6 +25,7 @@ RULES: dict[str, tuple[str, str]] = {
     "PB301": (ERROR, "never-passes"),
     "PB302": (WARNING, "always-passes"),
     "PB303": (WARNING, "unreachable-table-row"),
+    "PB304": (ERROR, "unquoted-date"),
     "PB401": (ERROR, "unreachable-stage"),
     "PB402": (WARNING, "pass-through-stage"),
     "PB403": (WARNING, "unreachable-outcome"),

@@ -8,8 +8,9 @@ terminal outcomes with the stages they can be reached from, and the end ("comple
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from html import escape
+from html import escape as _html_escape
 
 from ..model import CompiledPlaybook
 from ..text import tr
@@ -17,6 +18,19 @@ from .labels import label
 
 REQUIRED_MARK = "●"
 RECOMMENDED_MARK = "○"
+
+# characters XML 1.0 forbids (a JSON playbook may carry them as \u0000-style escapes): an SVG or
+# HTML holding one is not well-formed, and a terminal would act on them
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _printable(text: str) -> str:
+    return _NOT_TEXT.sub("\ufffd", text)
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """HTML/XML-escape playbook text; characters that are not text become U+FFFD."""
+    return _html_escape(_printable(text), quote=quote)
 
 
 @dataclass
@@ -76,8 +90,14 @@ def flow(pb: CompiledPlaybook, lang: str) -> Flow:
 
 
 def _mm(text: str) -> str:
-    """Text inside a quoted Mermaid label (one line: a newline would end the statement)."""
-    return escape(_one_line(text), quote=False).replace('"', "#quot;")
+    """Text inside a quoted Mermaid label (one line: a newline would end the statement).
+
+    Mermaid decodes ``#name;``/``#123;`` entity codes in labels and reads a label that starts
+    with a backtick as Markdown (an unclosed one is a parse error), so ``#``, ``"`` and backticks
+    are written as entity codes; ``<``, ``>`` and ``&`` are escaped as HTML (labels are HTML).
+    """
+    text = _printable(_one_line(text)).replace("#", "#35;")
+    return escape(text, quote=False).replace('"', "#quot;").replace("`", "#96;")
 
 
 def _one_line(text: str) -> str:
@@ -124,7 +144,10 @@ def to_mermaid(f: Flow) -> str:
 
 
 def _dot(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)  # a valid DOT quoted string (\" and \\ escaped)
+    """A DOT quoted string (``\\"`` and ``\\\\`` escaped; a newline is DOT's ``\\n`` line break).
+    Graphviz decodes HTML entities such as ``&amp;`` in labels, so ``&`` is written ``&amp;``."""
+    text = _printable(text).replace("\t", " ").replace("&", "&amp;")
+    return json.dumps(text, ensure_ascii=False)
 
 
 def to_dot(f: Flow) -> str:
@@ -144,7 +167,7 @@ def to_dot(f: Flow) -> str:
     for g in f.gates:
         src = "start" if g.source is None else _dot("s:" + f.stages[g.source][0])
         dst = "done" if g.target is None else _dot("s:" + f.stages[g.target][0])
-        text = "\\l".join(json.dumps(i.line(), ensure_ascii=False)[1:-1] for i in g.items)
+        text = "\\l".join(_dot(_one_line(i.line()))[1:-1] for i in g.items)
         lines.append(f'  {src} -> {dst} [label="{text}\\l"];' if text else f"  {src} -> {dst};")
     for o in f.outcomes:
         for src in (["anystage"] if o.sources is None else [_dot("s:" + f.stages[i][0]) for i in o.sources]):
@@ -163,9 +186,11 @@ def text_width(text: str, size: float) -> float:
 
 
 def wrap(text: str, size: float, width: float) -> list[str]:
+    """Lines of at most ``width`` (approximately): breaks at spaces and between CJK characters;
+    a word longer than a line (a URL, an id) is cut; newlines and tabs are spaces."""
     lines: list[str] = []
     current = ""
-    for token in _tokens(text):
+    for token in _fit(_tokens(_one_line(text)), size, width):
         if current and text_width(current + token, size) > width:
             lines.append(current.rstrip())
             current = token.lstrip()
@@ -174,6 +199,21 @@ def wrap(text: str, size: float, width: float) -> list[str]:
     if current.strip():
         lines.append(current.rstrip())
     return lines or [""]
+
+
+def _fit(tokens: list[str], size: float, width: float) -> list[str]:
+    """Cut tokens wider than ``width`` into pieces that fit."""
+    out: list[str] = []
+    for token in tokens:
+        while text_width(token.rstrip(), size) > width and len(token.rstrip()) > 1:
+            cut = 1
+            while cut < len(token) and text_width(token[: cut + 1], size) <= width:
+                cut += 1
+            out.append(token[:cut])
+            token = token[cut:]
+        if token:
+            out.append(token)
+    return out
 
 
 def _tokens(text: str) -> list[str]:
@@ -251,7 +291,7 @@ def to_svg(f: Flow) -> str:
         y += h
     height = y + 16
     # outcomes on the right, each beside the stages it can be reached from
-    taken: list[float] = []
+    taken: list[tuple[float, float]] = []  # (centre, half height) of the outcomes placed
     kinds = {"won": "#2e7d32", "lost": "#c62828", "dropped": "#7a6a00"}
     for o in f.outcomes:
         sources = list(range(len(f.stages))) if o.sources is None else o.sources
@@ -259,20 +299,24 @@ def to_svg(f: Flow) -> str:
         if not ys:
             continue
         cy = sum(ys) / len(ys)
-        while any(abs(cy - t) < 44 for t in taken):
-            cy += 44
-        taken.append(cy)
-        height = max(height, cy + 40)
+        lines = wrap(outcome_text(o, f.lang), size, out_w - 24)
+        half = 17 + (len(lines) - 1) * line_h / 2  # half the box height
+        clash = next(((t, th) for t, th in taken if abs(cy - t) < half + th + 10), None)
+        while clash is not None:  # below the box it would overlap
+            cy = clash[0] + clash[1] + half + 10
+            clash = next(((t, th) for t, th in taken if abs(cy - t) < half + th + 10), None)
+        taken.append((cy, half))
+        height = max(height, cy + half + 6)
         color = kinds.get(o.kind, "#555")
         for sy in ys:
             parts.append(f'<path d="M{box_x + box_w} {sy} C{box_x + box_w + 40} {sy}, {out_x - 40} {cy}, '
                          f'{out_x} {cy}" fill="none" stroke="{color}" stroke-dasharray="5 4" stroke-width="1.2" '
                          'marker-end="url(#arrow)"/>')
-        text = outcome_text(o, f.lang)
-        parts.append(f'<rect x="{out_x}" y="{cy - 17}" width="{out_w}" height="34" rx="17" fill="#fff" '
+        parts.append(f'<rect x="{out_x}" y="{cy - half}" width="{out_w}" height="{2 * half}" rx="17" fill="#fff" '
                      f'stroke="{color}" stroke-width="1.6"/>')
-        parts.append(f'<text x="{out_x + out_w / 2}" y="{cy + 5}" text-anchor="middle" font-size="{size}" '
-                     f'fill="{color}" font-weight="600">{escape(text)}</text>')
+        for j, ln in enumerate(lines):
+            parts.append(f'<text x="{out_x + out_w / 2}" y="{cy - half + 22 + j * line_h}" text-anchor="middle" '
+                         f'font-size="{size}" fill="{color}" font-weight="600">{escape(ln)}</text>')
     width = out_x + out_w + 20 if f.outcomes else box_x + box_w + 20
     legend = label("legend", f.lang)
     parts.append(f'<text x="10" y="{height + 4}" font-size="12" fill="#5b6b7a">{escape(legend)}</text>')

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 from ..model import Action, CompiledPlaybook, Criterion, Stage
 from ..text import is_text, tr
-from .graph import flow, to_mermaid, to_svg
+from .graph import escape, flow, to_mermaid, to_svg
 from .labels import label
 
 # -- blocks ------------------------------------------------------------------------------------
@@ -113,6 +112,48 @@ def _value_text(value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
+# -- `code` spans (CommonMark rules, shared by both writers) -----------------------------------
+
+_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+
+
+def code(text: str, beside: str = "") -> str:
+    """``text`` as a Markdown code span: the fence is one backtick longer than the longest run
+    inside it (an expression may hold a backtick) or in the text ``beside`` it (so a stray
+    backtick there cannot pair with the fence), padded when the text starts or ends with one."""
+    text = _MD_BREAK.sub(" ", text)
+    longest = max((len(m) for m in re.findall(r"`+", text + " " + beside)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _with_code(text: str, ident: str) -> str:
+    return f"{text} {code(ident, text)}"
+
+
+def _span_text(span: str) -> str:
+    """The text inside a code span (its fences and one padding space removed)."""
+    inner = span.strip("`")
+    if len(inner) > 1 and inner.startswith(" ") and inner.endswith(" ") and inner.strip():
+        inner = inner[1:-1]
+    return inner
+
+
+def _spans(text: str) -> list[tuple[str, str | None]]:
+    """``text`` cut into (literal, None) and (span, span) pieces, span = a whole code span."""
+    out: list[tuple[str, str | None]] = []
+    last = 0
+    for m in _SPAN.finditer(text):
+        if m.start() > last:
+            out.append((text[last:m.start()], None))
+        out.append((m.group(0), m.group(0)))
+        last = m.end()
+    if last < len(text):
+        out.append((text[last:], None))
+    return out
+
+
 class HandbookBuilder:
     def __init__(self, pb: CompiledPlaybook, lang: str):
         self.pb = pb
@@ -157,7 +198,7 @@ class HandbookBuilder:
         rows = []
         for s in self.pb.stages:
             limit = label("days", lang, n=s.max_days) if s.max_days else ""
-            effort = f"{round(s.effort * 100) if s.effort <= 1 else s.effort}%" if s.effort else ""
+            effort = f"{s.effort:g}%" if s.effort is not None else ""  # `effort` is in percent (0-100)
             rows.append([f"{s.index + 1}", self.t(s.title), self.t(s.goal), limit, effort])
         headers = ["#", label("stage", lang), label("goal", lang), label("max_days", lang), label("effort", lang)]
         keep = [i for i in range(len(headers)) if i < 3 or any(r[i] for r in rows)]
@@ -255,7 +296,7 @@ class HandbookBuilder:
                     extra = f" ×{weight}" if weight != 1 else ""
                     extra += f" ({ind['scale']})" if "scale" in ind else ""
                     rows.append([self.t(dim.get("title")) or dim["id"], self.t(factor.get("title")) or factor["id"],
-                                 (self.t(ind.get("title")) or ind["id"]) + f" `{ind['id']}`", extra.strip()])
+                                 _with_code(self.t(ind.get("title")) or ind["id"], ind["id"]), extra.strip()])
         headers = [label("dimension", lang), label("factor", lang), label("indicator", lang), label("weight", lang)]
         if not weighted:
             headers, rows = headers[:3], [r[:3] for r in rows]
@@ -284,7 +325,7 @@ class HandbookBuilder:
             keys += [k for k in row.get("then") or {} if k not in keys]
         rows = []
         for i, row in enumerate(spec.get("rules") or []):
-            cond = self.t(row["description"]) if row.get("description") else f"`{row['when']}`"
+            cond = self.t(row["description"]) if row.get("description") else code(row["when"])
             rows.append([str(i + 1), cond, *(_value_text((row.get("then") or {}).get(k), lang) for k in keys)])
         if spec.get("default"):
             rows.append(["", label("otherwise", lang), *(_value_text(spec["default"].get(k), lang) for k in keys)])
@@ -296,33 +337,39 @@ class HandbookBuilder:
         self.add(Para(label("appendix_note", lang), "meta"))
         rows = []
         for c in self.pb.criteria:
-            expr = f"`{c.when}`" if c.when is not None else label("rule_with", lang, r=c.rule)
+            expr = code(c.when) if c.when is not None else label("rule_with", lang, r=c.rule)
             stage = self.pb.stages[self.pb.stage_index(c.stage) or 0]
-            rows.append([f"{self.t(c.title)} `{c.id}`", f"{stage.index + 1}. {self.t(stage.title)}", expr])
+            rows.append([_with_code(self.t(c.title), c.id), f"{stage.index + 1}. {self.t(stage.title)}", expr])
         self.add(Table([label("criterion", lang), label("stage", lang), label("expression", lang)], rows))
 
 
 # -- Markdown ----------------------------------------------------------------------------------
 
-_CODE = re.compile(r"`([^`]*)`")
-
-
 def _md_cell(text: str) -> str:
-    return _md_text(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|")
+
+
+_MD_BREAK = re.compile(r"\s*[\r\n\x85\u2028\u2029]+\s*")
+# what Markdown (CommonMark + GFM) would read as markup in plain text: escapes, a stray backtick,
+# emphasis (`_` only at a word edge: snake_case stays readable), GFM strikethrough (`3~6 个月`
+# twice in a line), raw HTML, entities, and the `](`/`][`/`]:` that make links and images
+_MD_SPECIAL = re.compile(r"[\\`*~<]|&(?=#?[A-Za-z0-9]+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\](?=[(\[:])")
 
 
 def _md_text(text: str) -> str:
-    """Playbook text in Markdown: a ``<`` outside `code` spans is escaped, so a title such as
-    ``<script>`` or ``金额<100万`` shows as written instead of becoming raw HTML."""
-    parts = _CODE.split(text)  # odd indexes: the insides of code spans
-    return "".join(f"`{p}`" if i % 2 else p.replace("<", "\\<") for i, p in enumerate(parts))
+    """Playbook text in Markdown, on one line (a block is one line or paragraph: a title
+    with a line break must not start a heading or a list), shown as written: only `code`
+    spans stay markup, everything else that Markdown would read as markup is escaped."""
+    return "".join(span if span is not None else _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), literal)
+                   for literal, span in _spans(_MD_BREAK.sub(" ", text)))
 
 
 def render_markdown(pb: CompiledPlaybook, lang: str) -> str:
     out: list[str] = []
     for block in HandbookBuilder(pb, lang).build():
         if isinstance(block, Heading):
-            out.append("#" * block.level + " " + " ".join(_md_text(block.text).split()))  # one line
+            text = re.sub(r"(^|\s)(#+)$", r"\1\\\2", _md_text(block.text).strip())  # not a closing `#`
+            out.append("#" * block.level + " " + text)
         elif isinstance(block, Para):
             text = _md_text(block.text)
             out.append(f"*{text}*" if block.css in ("meta", "caption") else text)
@@ -387,8 +434,9 @@ nav.toc ol { margin: 4px 0; padding-left: 4px; list-style: none; }
 
 
 def _inline(text: str) -> str:
-    """Escape, then render `code` spans."""
-    return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escape(text))
+    """Escape, and render `code` spans as <code>."""
+    return "".join(escape(literal) if span is None else f"<code>{escape(_span_text(span))}</code>"
+                   for literal, span in _spans(text))
 
 
 def render_html(pb: CompiledPlaybook, lang: str) -> str:

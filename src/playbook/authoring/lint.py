@@ -20,8 +20,9 @@ from ..criteria.runtime import EvalContext
 from ..errors import CriteriaSyntaxError, Location, PlaybookError, Problem
 from ..model import CompiledPlaybook
 from ..plugins import Registry
+from ..sourcefile import locate_in_scalar
 from ..text import LANGUAGES, is_text
-from .exprrefs import ExprInfo, Ref, analyse, depends_on_today
+from .exprrefs import ExprInfo, Ref, analyse, depends_on_today, unquoted_dates
 from .factpaths import FactSchema, Node, derived_schema, resolve, suggest
 from .findings import ERROR, Finding, make, sort_key
 from .source import LocatedPlaybook, load_located, resolve_path
@@ -35,6 +36,9 @@ _LOAD_CODES = [
     (re.compile(r"unknown stage\(s\) in `from`"), "PB403", ERROR),
     (re.compile(r"lookup: unknown table"), "PB601", ERROR),  # the loader checks lookups too
 ]
+
+
+_WRITTEN_DATE = re.compile(r"(?<![\d\"])\d{4}-\d{2}-\d{2}(?![\d\"])")  # outside "…"
 
 
 def lint_ref(ref: str, registry: Registry, *, examples: bool = True) -> list[Finding]:
@@ -55,6 +59,8 @@ def _load_finding(problem: Problem, path: Path) -> Finding:
             code, severity = c, sev
             break
     message = problem.message + (f" ({problem.hint})" if problem.hint else "")
+    if "leading zeros" in problem.message and _WRITTEN_DATE.search(problem.message):
+        message += "; a date is text: write it in quotes (\"2026-01-31\")"
     return make(code, message, problem.location or Location(str(path)), severity=severity)
 
 
@@ -133,6 +139,11 @@ class Linter:
                 continue
             for ref in info.refs:
                 self.check_ref(what, ref, loc, before)
+            for date in unquoted_dates(text):
+                at = locate_in_scalar(loc, text, date.offset) if loc.line is not None else loc
+                self.add("PB304", f"{what}: `{date.written}` is not a date: unquoted it is the subtraction "
+                         f"{date.written.replace('-', ' - ')} = {date.value}; dates are text: write "
+                         f"\"{date.iso}\" (in quotes)", at)
         for criterion in self.pb.criteria:
             if criterion.when is None:
                 continue
@@ -231,6 +242,10 @@ class Linter:
         if open_(last.required_exit) and n > 1:
             self.add("PB402", f"last stage {last.id!r} has no required exit criteria: a case that reaches it "
                      "counts as complete at once (add the criterion that says the work is done)", last.location)
+        elif n == 1 and open_(last.required_entry) and open_(last.required_exit):
+            self.add("PB402", f"the only stage {last.id!r} has no required criteria: every case is complete at "
+                     "once, so the playbook checks nothing (add the criterion that says the work is done)",
+                     last.location)
         if self.pb.outcomes and not any(o.from_stages is None or last.id in o.from_stages for o in self.pb.outcomes):
             self.add("PB404", f"last stage {last.id!r} is in no outcome's `from`: a case there can never be "
                      "closed as won, lost or dropped", last.location)
@@ -345,13 +360,13 @@ class Linter:
     def check_examples(self) -> None:
         from ..examples import find_examples, run_example
 
-        try:
-            examples = find_examples(self.pb)
-        except PlaybookError as exc:
+        unreadable: list[tuple[str, PlaybookError]] = []  # each is reported; the others still run
+        examples = find_examples(self.pb, errors=unreadable)
+        for name, exc in unreadable:
             for p in exc.problems:
-                self.add("PB702", f"example cannot be read: {p.message}", p.location)
-            return
-        if not examples:
+                self.add("PB702", f"example {name!r} cannot be read: {p.message}",
+                         p.location or Location(str(self.src.path)))
+        if not examples and not unreadable:
             self.add("PB703", f"no example cases (add some under examples/{self.pb.id}/ and run "
                      "`playbook test`)", Location(str(self.src.path)))
             return
@@ -366,8 +381,18 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", "", text.replace("'", '"'))
 
 
-def _texts(value: Any, owner: Any = None, key: str = "") -> Iterator[tuple[Any, str, Any]]:
-    """(owner mapping, key, text) for every text of the document outside `facts` and examples."""
+CORE_ACTIONS = ("checklist", "task", "template", "lookup")
+
+
+def _plugin_params(owner: Any) -> bool:
+    """Whether ``owner``'s ``with:`` holds the parameters of a plugin rule, derivation or action:
+    their schema is the plugin's, and a `text` there may have to be a plain string."""
+    return "rule" in owner or "use" in owner or ("do" in owner and owner["do"] not in CORE_ACTIONS)
+
+
+def _texts(value: Any, owner: Any = None, key: str = "", plain: bool = True) -> Iterator[tuple[Any, str, Any]]:
+    """(owner mapping, key, text) for every text of the document outside `facts` and examples
+    (plain strings only where a {zh, en} text is allowed: not in a plugin's parameters)."""
     if isinstance(value, dict):
         if is_text(value) or (owner is not None and key in TEXT_KEYS and value
                               and set(value) <= set(LANGUAGES)):
@@ -377,13 +402,13 @@ def _texts(value: Any, owner: Any = None, key: str = "") -> Iterator[tuple[Any, 
             if k.startswith("_") or (owner is None and k in ("facts", "examples")):
                 continue
             if isinstance(v, str):
-                if k in TEXT_KEYS:
+                if k in TEXT_KEYS and plain:
                     yield value, k, v
             else:
-                yield from _texts(v, value, k)
+                yield from _texts(v, value, k, plain and not (k == "with" and _plugin_params(value)))
     elif isinstance(value, list):
         for item in value:
-            yield from _texts(item, owner, key)
+            yield from _texts(item, owner, key, plain)
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)\}")

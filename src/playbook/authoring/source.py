@@ -35,6 +35,9 @@ class LocatedPlaybook:
 def resolve_path(ref: str, registry: Registry) -> tuple[Path, str | None]:
     """The file behind ``ref``; an unknown id or a missing file is unusable input (exit 2)."""
     path, plugin = resolve_ref(ref, registry)
+    if path.is_dir():
+        raise PlaybookError("is a folder: give a playbook file (.yaml, .yml or .json) or an installed id",
+                            Location(str(path)))
     if not path.is_file():
         raise PlaybookError(f"no such playbook file: {path}", Location(str(path)))
     return path, plugin

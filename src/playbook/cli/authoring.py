@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_BLOCKED, EXIT_OK, PlaybookError
+from ..errors import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, PlaybookError
 from .common import (
     dump_json,
     format_option,
@@ -40,20 +40,26 @@ def lint_cmd(ctx: click.Context, playbook_refs: tuple[str, ...], fmt: str, no_ex
     reg = registry(ctx)
     warn_plugin_errors(reg)
     findings = []
+    unusable: list[str] = []  # PLAYBOOKs that name nothing: reported, and the others still linted
     for ref in playbook_refs:
-        findings += lint_ref(ref, reg, examples=not no_examples)
+        try:
+            findings += lint_ref(ref, reg, examples=not no_examples)
+        except PlaybookError as exc:
+            unusable += [str(p) for p in exc.problems]
     errors = has_errors(findings)
     shown = [f for f in findings if SEVERITIES.index(f.severity) <= SEVERITIES.index(min_severity)]
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     if fmt == "json":
         click.echo(dump_json({"findings": [f.to_dict() for f in shown], "counts": counts,
-                              "playbooks": list(playbook_refs)}))
+                              "playbooks": list(playbook_refs), "unusable": unusable}))
     else:
         for f in shown:
             click.echo(str(f))
         click.echo(f"{len(playbook_refs)} playbook(s): {counts['error']} error(s), "
                    f"{counts['warning']} warning(s), {counts['info']} info")
-    ctx.exit(EXIT_BLOCKED if errors else EXIT_OK)
+    for message in unusable:
+        click.echo(f"error: {message}", err=True)
+    ctx.exit(EXIT_BAD_INPUT if unusable else EXIT_BLOCKED if errors else EXIT_OK)
 
 
 @click.command("graph")
@@ -74,7 +80,7 @@ def graph_cmd(ctx: click.Context, playbook_ref: str, fmt: str, lang: str | None,
     pb = load_playbook(playbook_ref, registry=reg)
     model = flow(pb, resolve_lang(lang))
     text = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[fmt](model)
-    _emit(text, output)
+    _emit(text, output, pb)
 
 
 @click.command("doc")
@@ -97,17 +103,32 @@ def doc_cmd(ctx: click.Context, playbook_ref: str, fmt: str, lang: str | None, o
     warn_plugin_errors(reg)
     pb = load_playbook(playbook_ref, registry=reg)
     render = render_html if fmt == "html" else render_markdown
-    _emit(render(pb, resolve_lang(lang)), output)
+    _emit(render(pb, resolve_lang(lang)), output, pb)
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str, output: str | None, pb: Any = None) -> None:
+    """Print ``text``, or write it to ``output`` — never over a file the playbook was read from
+    (``-o six-step-sales.yaml`` by mistake would destroy it)."""
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
+    target = Path(output)
+    if pb is not None:
+        inputs = [pb.path, *(Path(src[0]) for src in pb.sources)] if pb.path is not None else []
+        for source in inputs:
+            try:
+                same = target.exists() and target.samefile(source)
+            except OSError:
+                same = False
+            if same:
+                raise PlaybookError(f"cannot write {output}: it is the playbook file {source} that is being "
+                                    "read; give another output file")
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise PlaybookError(f"cannot write {output}: {exc.strerror}") from None
+        hint = (f"; the folder {target.parent} does not exist: create it first"
+                if not target.parent.is_dir() else "")
+        raise PlaybookError(f"cannot write {output}: {exc.strerror}{hint}") from None
     click.echo(f"wrote {output}", err=True)
 
 
@@ -154,7 +175,7 @@ def diff_cmd(ctx: click.Context, old_ref: str, new_ref: str, inputs: tuple[str, 
             out["impact"] = impact.to_dict()
         click.echo(dump_json(out))
     else:
-        click.echo(render_text(old, new, changes, impact, limit), nl=False)
+        click.echo(render_text(old, new, changes, impact, limit, lang), nl=False)
     ctx.exit(EXIT_OK)
 
 
@@ -174,10 +195,10 @@ def schema_cmd(ctx: click.Context, case: bool, playbook_ref: str | None, output:
 
     if playbook_ref and not case:
         raise click.UsageError("--playbook only applies with --case")
+    pb = None
     if case:
         reg = registry(ctx)
         warn_plugin_errors(reg)
-        pb = None
         if playbook_ref:
             from ..loader import load_playbook
 
@@ -185,4 +206,4 @@ def schema_cmd(ctx: click.Context, case: bool, playbook_ref: str | None, output:
         schema = case_schema(reg, pb)
     else:
         schema = playbook_schema()
-    _emit(dump_json(schema) + "\n", output)
+    _emit(dump_json(schema) + "\n", output, pb)
