@@ -10,9 +10,11 @@ Exit codes of a batch run (``playbook check PLAYBOOK --input ...``):
   2  unusable input: unknown playbook, missing file, bad option (nothing was checked)
   3  the batch ran to the end, but some records were rejected as bad input
   4  stopped early on purpose: ``--max-errors N`` records were rejected
+  130 interrupted (Ctrl-C): no summary is written; per-case JSONL output stops where it was
 """
 
 from __future__ import annotations
 
 EXIT_REJECTED = 3
 EXIT_STOPPED = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C

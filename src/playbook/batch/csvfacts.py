@@ -2,8 +2,14 @@
 ``stakeholders.0.role``); each cell is typed by the case schema (``schemas/case.schema.json``)
 plus the playbook's ``facts:`` section, so ``100000`` is a number and ``yes`` a boolean.
 
+The separator is , ; or tab, whichever the header line uses (``readers.sniff_delimiter``).
+A column with an empty header is ignored as long as its cells are empty (spreadsheets export
+trailing separators); a header that cannot be placed in the case schema (``stakeholders.role``
+where ``stakeholders`` is a list) skips the file with the reason.
+
 Cell rules (documented in ``playbook check --help``):
 - an empty cell leaves the fact out (missing, exactly as if the key were absent);
+- ``id`` and ``stage``: text, surrounding spaces removed;
 - ``boolean``: true/false, yes/no, y/n, 1/0, 是/否, 对/错 (any case);
 - ``integer``/``number``: decimal numbers (``1e6`` allowed; ``1,000`` is not);
 - ``array``: a JSON array (``["a", "b"]``) or values separated by ``;`` (typed by ``items``);
@@ -81,12 +87,49 @@ class SchemaTypes:
                 node = props[part]
         return self._deref(node)
 
+    def misplaced(self, parts: list[str]) -> str | None:
+        """Why a dotted column cannot be placed in the schema (a list without an item number, a
+        field of a number), else None. Paths the schemas do not know are fine (untyped text)."""
+        node = self.top
+        for i, part in enumerate(parts):
+            node = self._deref(node)
+            kind = _type_of(node)
+            here = ".".join(parts[:i])
+            if kind == "array":
+                if not part.isdigit():
+                    rest = ".".join(parts[i:])
+                    return (f"column {'.'.join(parts)!r}: {here} is a list in the case schema; number its "
+                            f"items: {here}.0.{rest}, {here}.1.{rest}, …")
+                node = node.get("items") or {}
+            elif kind in _SCALARS and i:
+                return f"column {'.'.join(parts)!r}: {here} is a {kind} in the case schema, it has no fields"
+            else:
+                props = node.get("properties") or {}
+                if part not in props:
+                    return None
+                node = props[part]
+        return None
+
     def converter(self, column: str) -> Converter:
         parts = column.split(".")
         if parts in (["id"], ["stage"]):
-            return str
+            return _identifier
         schema = self.schema_for(parts)
         return _make_converter(_type_of(schema), self._deref(schema.get("items") or {}))
+
+
+def _identifier(cell: str) -> str:
+    return cell.strip()
+
+
+def header_problem(header: list[str], types: SchemaTypes) -> str | None:
+    """The first column of ``header`` the schemas cannot place, as a reason; else None."""
+    for column in header:
+        if column:
+            problem = types.misplaced(column.split("."))
+            if problem is not None:
+                return problem
+    return None
 
 
 def _boolean(cell: str) -> bool:
@@ -174,13 +217,17 @@ class RowConverter:
     """Converts the rows of one CSV file (one header) into nested facts."""
 
     def __init__(self, header: list[str], types: SchemaTypes):
-        self.columns = [(column, column.split("."), types.converter(column)) for column in header]
+        self.columns = [(column or f"#{i}", column.split("."), types.converter(column) if column else None)
+                        for i, column in enumerate(header, 1)]
 
     def __call__(self, row: list[str]) -> dict[str, Any]:
         facts: dict[str, Any] = {}
         for (column, parts, convert), cell in zip(self.columns, row, strict=True):
             if cell == "" or cell.isspace():
                 continue
+            if convert is None:
+                raise CellError(f"column {column} has no name in the header but holds {cell!r}; "
+                                "name the column (e.g. opportunity.amount) or empty it")
             try:
                 value = convert(cell)
             except CellError as exc:

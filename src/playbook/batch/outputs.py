@@ -87,7 +87,8 @@ class Outputs:
                 fh.write(text)
                 fh.flush()
             except OSError as exc:
-                raise PlaybookError(f"{path}: cannot write: {exc.strerror}") from None
+                where = "<stdout>" if path == "-" else path
+                raise PlaybookError(f"{where}: cannot write: {exc.strerror or exc}") from None
 
 
 def render(fmt: str, summary: dict[str, Any]) -> str:
@@ -104,6 +105,19 @@ def render(fmt: str, summary: dict[str, Any]) -> str:
     raise ValueError(fmt)
 
 
+def _read_from(path: Path, folder: Path) -> bool:
+    """Would the folder reader pick ``path`` up (a case or portfolio file, not hidden)?"""
+    from .readers import CASE_SUFFIXES, PORTFOLIO_SUFFIXES
+
+    try:
+        inside = Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    if any(part.startswith(".") for part in inside.parts):
+        return False
+    return path.name.lower().endswith(CASE_SUFFIXES + PORTFOLIO_SUFFIXES)
+
+
 def _unwritable(path: Path, inputs: list[Path]) -> Problem | None:
     """Why ``path`` cannot take an output, checked before the batch runs (an hour's batch must
     not end on a typo, and an output must never overwrite the portfolio it reads)."""
@@ -118,6 +132,9 @@ def _unwritable(path: Path, inputs: list[Path]) -> Problem | None:
                                None, "write the output to another file")
         except OSError:
             continue
+        if source.is_dir() and _read_from(path, source):
+            return Problem(f"{path}: is inside the input folder {source}, where it would be read as a case "
+                           "(in this run or the next)", None, "write the output outside that folder")
     existed = path.exists()
     try:  # append mode: proves the file can be written without truncating a previous report
         with open(path, "a", encoding="utf-8"):

@@ -47,6 +47,13 @@ class Progress:
         self.stream.flush()
         self.shown = True
 
+    def clear(self) -> None:
+        """Wipe the bar's line so a message can be printed; the next update draws it again."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.last = 0.0
+
     def close(self, cases: int, rejected: int) -> None:
         if self.shown:
             self.update(cases, rejected, force=True)

@@ -4,18 +4,27 @@ processes), and merge the chunks' funnels in input order.
 Memory stays flat: the reader is a generator, at most ``3 × jobs`` chunks are in flight (a
 ``ProcessPoolExecutor`` fed through ``submit`` with back-pressure, since ``Pool.imap`` would
 read the whole input ahead), and each result is merged into fixed-size counters at once.
+
+Ctrl-C (SIGINT) is the main process's alone: workers ignore it (else each prints a traceback),
+the main process stops submitting, lets the chunks in flight finish, and returns the run with
+``interrupted`` set; the command says so and exits 130.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
+from ..errors import PlaybookError, Problem
 from . import worker
 from .funnel import Funnel
 from .progress import Progress
@@ -39,6 +48,11 @@ class BatchRun:
     funnel: Funnel
     stopped: bool  # True when --max-errors stopped the run early
     records: int
+    interrupted: bool = False  # Ctrl-C: the counts cover the records checked until then
+
+    def interrupted_message(self) -> str:
+        return (f"interrupted: {self.funnel.cases:,} case(s) checked and {self.funnel.rejected:,} rejected "
+                "before Ctrl-C; no summary was written and per-case JSONL output stops there")
 
 
 def chunks(records: Iterator[Record], sources: list[Source], size: int) -> Iterator[Chunk]:
@@ -83,6 +97,8 @@ def run_batch(
 
     def handle(result: ChunkResult) -> None:
         funnel.merge(result.funnel)
+        if result.rejected and bar is not None:
+            bar.clear()  # a message must not land on the bar's line
         for source, line, message in result.rejected:
             funnel.reject(source, line, message)
             if on_reject is not None:
@@ -97,10 +113,12 @@ def run_batch(
     def remaining() -> int | None:
         return None if max_errors is None else max_errors - funnel.rejected
 
-    stream = chunks(iter_records(sources, meter), sources, chunk_size or CHUNK_SIZE)
-    first = next(stream, None)
-    second = next(stream, None) if first is not None else None
+    stream = chunks(iter_records(sources, meter, header_check=_header_check(job)), sources,
+                    chunk_size or CHUNK_SIZE)
+    interrupted = False
     try:
+        first = next(stream, None)
+        second = next(stream, None) if first is not None else None
         if first is None:
             pass
         elif jobs <= 1 or second is None:
@@ -110,10 +128,50 @@ def run_batch(
                     break
         else:
             _run_parallel(job, local, _prepend(first, second, stream), jobs, handle, remaining, state)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if bar is not None:
             bar.close(funnel.cases, funnel.rejected)
-    return BatchRun(funnel, state["stopped"], meter.records)
+    return BatchRun(funnel, state["stopped"], meter.records, interrupted)
+
+
+def _header_check(job: Job) -> Callable[[list[str]], str | None]:
+    """CSV headers checked against the case schema + the playbook's facts, once per file."""
+    types: list[Any] = []
+
+    def check(header: list[str]) -> str | None:
+        from ..resources import load_schema
+        from .csvfacts import SchemaTypes, header_problem
+
+        if not types:
+            types.append(SchemaTypes(load_schema("case"), job.playbook.facts_schema))  # type: ignore[union-attr]
+        return header_problem(header, types[0])
+
+    return check
+
+
+def _stop_started(before: set[Any]) -> None:
+    """Stop the workers a failed pool start left behind: with no manager thread to tell them to
+    exit they would wait for work forever, and the interpreter would wait for them at exit."""
+    for process in set(multiprocessing.active_children()) - before:
+        process.terminate()
+        process.join(5)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Processes forked in here (workers start inside ``submit``) inherit SIG_IGN for SIGINT,
+    so a Ctrl-C reaching the whole process group cannot interrupt them before ``init_worker``."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield  # a handler set outside Python cannot be put back; leave it alone
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _prepend(first: Chunk, second: Chunk | None, rest: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -133,6 +191,7 @@ def _run_parallel(job: Job, local: Checker, stream: Iterator[Chunk], jobs: int,
     else:
         initargs = (replace(job, playbook=None),)
     pending: deque[tuple[Future[ChunkResult], Chunk]] = deque()
+    before = set(multiprocessing.active_children())
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker.init_worker,
                                    initargs=initargs)
 
@@ -146,7 +205,15 @@ def _run_parallel(job: Job, local: Checker, stream: Iterator[Chunk], jobs: int,
 
     try:
         for chunk in stream:
-            pending.append((executor.submit(worker.run_chunk, chunk), chunk))
+            try:
+                with _sigint_ignored():
+                    future = executor.submit(worker.run_chunk, chunk)
+            except OSError as exc:  # workers start in submit: fork/pipe limits (EMFILE, EAGAIN)
+                _stop_started(before)
+                raise PlaybookError([Problem(f"cannot start {jobs} worker processes: {exc.strerror or exc}",
+                                             None, f"give a smaller --jobs (this machine has {default_jobs()} "
+                                             "core(s) for it)")]) from None
+            pending.append((future, chunk))
             while len(pending) >= jobs * IN_FLIGHT_PER_JOB or (pending and pending[0][0].done()):
                 settle(*pending.popleft())
                 if state["stopped"]:

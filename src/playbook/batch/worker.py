@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,7 @@ from ..engine import evaluate
 from ..errors import PlaybookError
 from ..model import CompiledPlaybook
 from .funnel import Funnel
+from .readers import NOT_UTF8
 
 try:  # optional extra ``playbook[fast]``: JSONL parsing in less than half the time
     import orjson as _orjson
@@ -27,8 +30,12 @@ except ImportError:  # pragma: no cover - exercised when the extra is not instal
 JSON_PARSER = "orjson" if _orjson is not None else "json"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (write null for an unknown number)")
+
+
 def _loads_json(data: bytes | str) -> Any:
-    return json.loads(data)
+    return json.loads(data, parse_constant=_no_constant)  # NaN/Infinity: not JSON, as orjson says
 
 
 if _orjson is not None:
@@ -107,7 +114,11 @@ class Checker:
             try:
                 return loads(payload), None, None
             except ValueError as exc:
+                if _not_utf8(payload):
+                    raise ValueError(NOT_UTF8) from None
                 raise ValueError(f"invalid JSON: {exc}") from None
+            except RecursionError:  # the json fallback on a line nested thousands deep
+                raise ValueError("invalid JSON: nested too deeply") from None
         if kind == "d":
             return payload, None, None
         if kind == "c":
@@ -131,7 +142,9 @@ class Checker:
             try:
                 facts, case_id, file_stage = self._facts(kind, payload, source, headers)
                 if not isinstance(facts, dict):
-                    raise ValueError(f"a case must be a JSON object (a mapping of facts), got {_kind(facts)}")
+                    hint = ("; one case per line: a JSON array of cases belongs in a .json file (or give "
+                            "--input-format json)") if kind == "j" and isinstance(facts, list) else ""
+                    raise ValueError(f"a case must be a JSON object (a mapping of facts), got {_kind(facts)}{hint}")
                 if case_id is None:
                     raw_id = facts.get("id")
                     case_id = str(raw_id) if raw_id is not None else f"{names[source]}:{line}"
@@ -140,18 +153,40 @@ class Checker:
                     lines.append(dumps(result.to_dict(job.lang)))
             except PlaybookError as exc:
                 where = payload if kind == "f" else names[source]
-                rejected.append((where, _problem_line(exc, line, kind), _problem_text(exc, kind)))
+                rejected.append((one_line(where), _problem_line(exc, line, kind), one_line(_problem_text(exc, kind))))
                 if budget is not None and len(rejected) >= budget:
                     break
                 continue
             except Exception as exc:  # noqa: BLE001 - a bad record never stops the batch
                 text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-                rejected.append((payload if kind == "f" else names[source], line, text))
+                rejected.append((one_line(payload if kind == "f" else names[source]), line, one_line(text)))
                 if budget is not None and len(rejected) >= budget:
                     break
                 continue
             funnel.add(result)
         return ChunkResult(funnel, rejected, "".join(s + "\n" for s in lines) if lines else None)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: Any) -> str:
+    """A rejected record is reported as ONE line ``SOURCE:LINE: problem``: control characters
+    from file names or cells (newlines, terminal escapes) are shown escaped, never acted on."""
+    text = str(text)
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _not_utf8(payload: Any) -> bool:
+    if not isinstance(payload, bytes):
+        return False
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _kind(value: Any) -> str:
@@ -186,6 +221,7 @@ INHERITED: Job | None = None  # set by the runner before forking: workers inheri
 
 def init_worker(job: Job | None) -> None:
     global _checker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     _checker = Checker(job if job is not None else INHERITED)  # type: ignore[arg-type]
 
 

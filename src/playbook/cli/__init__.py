@@ -56,6 +56,9 @@ class LazyGroup(click.Group):
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # not click's "Aborted!" + exit 1, which reads as "blocked"
+            click.echo("interrupted (Ctrl-C)", err=True)
+            ctx.exit(130)
 
 
 def _plugin_commands(ctx: click.Context) -> dict[str, click.Command]:

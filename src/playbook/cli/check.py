@@ -77,10 +77,12 @@ def check_cmd(ctx: click.Context, playbook_ref: str, case: str | None, inputs: t
     --input, exit code:  0 every record checked (blocked cases are normal);
                          2 unusable input (nothing checked); 3 some records were rejected
                          as bad input (each on stderr as SOURCE:LINE: problem, and counted
-                         in the summary); 4 stopped by --max-errors.
+                         in the summary); 4 stopped by --max-errors;
+                         130 interrupted (Ctrl-C; no summary written).
 
     \b
-    CSV cells are typed by the case schema and the playbook's facts: an empty cell is a
+    CSV: separated by , ; or tab (as the header line shows); UTF-8 (Excel: "CSV UTF-8").
+    Cells are typed by the case schema and the playbook's facts: an empty cell is a
     missing fact; booleans true/false, yes/no, 1/0, 是/否; lists as JSON or a;b;c.
     """
     if inputs:
@@ -146,7 +148,7 @@ def _check_batch(ctx: click.Context, playbook_ref: str, inputs: tuple[str, ...],
     import datetime as dt
     import sys
 
-    from ..batch import EXIT_REJECTED, EXIT_STOPPED
+    from ..batch import EXIT_INTERRUPTED, EXIT_REJECTED, EXIT_STOPPED
     from ..batch.outputs import Outputs
     from ..batch.progress import Progress
     from ..batch.readers import open_sources
@@ -181,6 +183,9 @@ def _check_batch(ctx: click.Context, playbook_ref: str, inputs: tuple[str, ...],
         run = run_batch(job, sources, jobs=jobs or default_jobs(), max_errors=max_errors,
                         on_jsonl=outs.write_jsonl if job.jsonl else None, on_reject=reject,
                         progress=Progress.wanted(sys.stderr))
+        if run.interrupted:
+            click.echo(run.interrupted_message(), err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         stopped = {"reason": "max_errors", "max_errors": max_errors} if run.stopped else None
         summary = run.funnel.summary(compiled, lang, today=day.isoformat(), inputs=[s.name for s in sources],
                                      top=top, stopped=stopped)
